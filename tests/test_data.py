@@ -1,0 +1,125 @@
+import h5py
+import numpy as np
+import pytest
+
+from helpers import ParameterError, data
+
+
+@pytest.fixture(scope="module")
+def tracks(small_dataset):
+    return data.load_tracks("generated", "train", root=small_dataset)
+
+
+def test_load_tracks_generated_and_helpful_errors(tracks, tmp_path, monkeypatch):
+    assert len(tracks) == 2
+    with pytest.raises(ParameterError, match="make data"):
+        data.load_tracks("generated", "train", root=tmp_path)
+    monkeypatch.delenv("MUSDB_ROOT", raising=False)
+    with pytest.raises(ParameterError, match="MUSDB_ROOT"):
+        data.load_tracks("musdb", "train")
+    with pytest.raises(ParameterError, match="source='nope'"):
+        data.load_tracks("nope")
+    with pytest.raises(ParameterError, match="subset='valid'"):
+        data.load_tracks("generated", "valid")
+
+
+def test_load_tracks_auto_falls_back_and_says_so(small_dataset, monkeypatch, capsys):
+    monkeypatch.delenv("MUSDB_ROOT", raising=False)
+    monkeypatch.setattr(data, "GENERATED_ROOT", small_dataset)
+    assert len(data.load_tracks("auto", "test")) == 1
+    assert "using the generated dataset" in capsys.readouterr().out
+
+
+def test_load_tracks_musdb_root_reads_wav_layout(small_dataset, monkeypatch):
+    monkeypatch.setenv("MUSDB_ROOT", str(small_dataset))
+    assert [t.name for t in data.load_tracks("musdb", "test")] == [t.name for t in
+                                                                   data.load_tracks("generated", "test", small_dataset)]
+
+
+def test_load_duets(small_dataset):
+    duets = data.load_duets("train", root=small_dataset)
+    assert len(duets) == 1
+    duet = duets[0]
+    assert duet["mixture"].shape == duet["piano"].shape == (2, 3 * 44100)
+    np.testing.assert_allclose(duet["mixture"], duet["piano"] + duet["violin"], atol=1e-6)
+
+
+def test_track_arrays_targets_and_accompaniment(tracks):
+    arrays = data.track_arrays(tracks[0], ("bass", "accompaniment"), sample_rate=22050)
+    assert arrays["sample_rate"] == 22050
+    assert arrays["mixture"].shape == (2, 4 * 22050)
+    np.testing.assert_allclose(arrays["bass"] + arrays["accompaniment"], arrays["mixture"], atol=1e-5)
+    with pytest.raises(ParameterError, match="unknown target 'guitar'"):
+        data.track_arrays(tracks[0], ("guitar",))
+    with pytest.raises(ParameterError, match="repeats"):
+        data.check_targets(("vocals", "vocals"))
+
+
+def test_segment_pads_the_last_window():
+    x = np.arange(10, dtype=np.float32).reshape(1, 10)
+    segments = data.segment(x, 4)
+    assert segments.shape == (3, 1, 4)
+    np.testing.assert_array_equal(segments[-1, 0], [8, 9, 0, 0])
+    np.testing.assert_array_equal(segments[:, 0].ravel()[:10], x[0])
+    assert data.segment(x, 16).shape == (1, 1, 16)
+    assert data.segment(x, 4, hop=2).shape == (4, 1, 4)
+    with pytest.raises(ParameterError, match="segment_length=0"):
+        data.segment(x, 0)
+
+
+def test_model_layout_round_trip():
+    magnitude = np.random.default_rng(0).random((3, 513, 64)).astype(np.float32)
+    image = data.to_model_layout(magnitude)
+    assert image.shape == (3, 513, 64, 1)
+    np.testing.assert_array_equal(data.from_model_layout(image), magnitude)
+    with pytest.raises(ParameterError, match="trailing channel"):
+        data.from_model_layout(magnitude)
+
+
+@pytest.fixture(scope="module")
+def cache(tracks, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cache") / "train.h5"
+    return data.build_cache(tracks, path, targets=("vocals", "drums"), n_frames=64, progress=False)
+
+
+def test_cache_round_trips(cache, tracks):
+    info = data.cache_info(cache)
+    # 4 s at 22.05 kHz in segments of 63 hops of 256 samples: 6 segments, 2 channels each, 2 tracks.
+    assert info["n_examples"] == 2 * 2 * 6 and info["shape"] == (513, 64)
+    arrays = data.track_arrays(tracks[0], ("vocals",))
+    first = np.abs(data.spectral.stft(arrays["vocals"][0, : 63 * 256]))
+    with h5py.File(cache, "r") as f:
+        np.testing.assert_allclose(f["vocals"][0], first, rtol=1e-5, atol=1e-5)
+        assert f["mixture"].dtype == np.float32
+
+
+def test_cache_reused_when_settings_match_rebuilt_otherwise(cache, tracks):
+    stamp = cache.stat().st_mtime_ns
+    data.build_cache(tracks, cache, targets=("vocals", "drums"), n_frames=64, progress=False)
+    assert cache.stat().st_mtime_ns == stamp
+    other = cache.with_name("other.h5")
+    other.write_bytes(cache.read_bytes())
+    data.build_cache(tracks, other, targets=("vocals",), n_frames=32, progress=False)
+    info = data.cache_info(other)
+    assert info["targets"] == ["vocals"] and info["shape"] == (513, 32)
+    assert not list(cache.parent.glob(".*.tmp"))
+
+
+def test_numpy_batches(cache):
+    batches = list(data.numpy_batches(cache, ("drums",), batch_size=10, shuffle=True, seed=1))
+    assert [b[0].shape[0] for b in batches] == [10, 10, 4]
+    mixture, sources = batches[0]
+    assert mixture.shape == (10, 513, 64, 1) and list(sources) == ["drums"]
+    with pytest.raises(ParameterError, match="not in the cache"):
+        next(data.numpy_batches(cache, ("bass",)))
+
+
+def test_tf_dataset_shapes_and_dtypes(cache):
+    import tensorflow as tf
+
+    dataset = data.tf_dataset(cache, ("vocals", "drums"), batch_size=8, seed=0)
+    mixture, sources = next(iter(dataset))
+    assert mixture.shape == (8, 513, 64, 1) and mixture.dtype == tf.float32
+    assert sorted(sources) == ["drums", "vocals"]
+    assert all(s.shape == (8, 513, 64, 1) and s.dtype == tf.float32 for s in sources.values())
+    assert sum(int(m.shape[0]) for m, _ in dataset) == 24

@@ -1,0 +1,143 @@
+import hashlib
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from helpers import ParameterError, compat, evaluation, masks, spectral, synth
+
+
+def _file_digest(root):
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.wav")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_layout_and_musdb_loads_it(small_dataset):
+    musdb = compat.import_musdb()
+    for subset, count in (("train", 2), ("test", 1)):
+        tracks = list(musdb.DB(root=str(small_dataset), is_wav=True, subsets=subset))
+        assert len(tracks) == count
+        track = tracks[0]
+        assert track.rate == 44100
+        assert track.audio.shape == (4 * 44100, 2)
+        assert {"vocals", "drums", "bass", "other"} <= set(track.sources)
+        # musdb decodes through ffmpeg as 16-bit, so the sum holds to a few LSBs there.
+        stems_sum = sum(track.sources[s].audio for s in synth.STEMS)
+        assert np.max(np.abs(track.audio - stems_sum)) < 4 * 2 ** -15
+    duet_dir = next((small_dataset / "duets" / "train").iterdir())
+    assert sorted(p.name for p in duet_dir.iterdir()) == ["mixture.wav", "piano.wav", "violin.wav"]
+
+
+def test_mixture_is_sum_of_stems_in_the_files(small_dataset):
+    for track_dir in (small_dataset / "train").iterdir():
+        audio = {p.stem: sf.read(p, dtype="float32")[0] for p in track_dir.glob("*.wav")}
+        assert sf.info(track_dir / "mixture.wav").subtype == "FLOAT"
+        total = np.zeros_like(audio["mixture"])
+        for stem in synth.STEMS:
+            total += audio[stem]
+        np.testing.assert_array_equal(audio["mixture"], total)
+        assert np.max(np.abs(audio["mixture"])) <= 0.9 + 1e-6
+
+
+def test_same_seed_same_bytes_other_seed_other_song(tmp_path):
+    kwargs = dict(n_train=1, n_test=1, duration=2.0, n_duets_train=1, n_duets_test=0, duet_duration=2.0,
+                  progress=False)
+    a = synth.generate(tmp_path / "a", seed=3, workers=1, **kwargs)
+    b = synth.generate(tmp_path / "b", seed=3, workers=2, **kwargs)
+    c = synth.generate(tmp_path / "c", seed=4, workers=1, **kwargs)
+    assert _file_digest(a) == _file_digest(b)
+    assert _file_digest(a) != _file_digest(c)
+
+
+def test_generate_is_idempotent_and_rebuilds_on_new_settings(tmp_path):
+    kwargs = dict(n_train=1, n_test=0, n_duets_train=0, n_duets_test=0, progress=False, workers=1)
+    root = synth.generate(tmp_path, duration=1.0, **kwargs)
+    wav = next(root.rglob("mixture.wav"))
+    stamp = wav.stat().st_mtime_ns
+    synth.generate(tmp_path, duration=1.0, **kwargs)
+    assert wav.stat().st_mtime_ns == stamp  # untouched
+    synth.generate(tmp_path, duration=1.5, **kwargs)
+    assert sf.info(next(root.rglob("mixture.wav"))).frames == int(1.5 * 44100)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_train": -1}, "n_train=-1"),
+    ({"duration": 0}, "duration=0"),
+    ({"workers": 0}, "workers=0"),
+])
+def test_generate_rejects_bad_settings(tmp_path, kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        synth.generate(tmp_path, progress=False, **kwargs)
+
+
+def test_cli_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit) as info:
+        synth.main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--root", "--n-train", "--n-test", "--duration", "--n-duets-train", "--n-duets-test",
+                   "--duet-duration", "--seed", "--sample-rate", "--workers", "--force"):
+        assert option in text
+
+
+@pytest.fixture(scope="module")
+def songs():
+    return [synth.make_song(seed=0, index=i, subset="test", duration=8.0)[0] for i in range(3)]
+
+
+def _mono(x):
+    return x.mean(axis=0)
+
+
+def test_vocals_are_harmonic_and_drums_are_noisy(songs):
+    for song in songs:
+        flatness = {}
+        for stem in ("vocals", "drums"):
+            y = _mono(song[stem])
+            rms = librosa.feature.rms(y=y)[0]
+            active = rms > 0.1 * rms.max()
+            flatness[stem] = np.median(librosa.feature.spectral_flatness(y=y)[0][active])
+        assert flatness["vocals"] < 0.05
+        assert flatness["drums"] > 3 * flatness["vocals"]
+
+
+def test_vocals_have_silent_phrases(songs):
+    shares = []
+    for song in songs:
+        rms = librosa.feature.rms(y=_mono(song["vocals"]), frame_length=4096, hop_length=2048)[0]
+        shares.append(np.mean(rms < 1e-3 * rms.max()))
+    assert all(0.05 < share < 0.8 for share in shares), shares
+    assert np.mean(shares) > 0.2, shares
+
+
+def test_drums_are_transient_rich(songs):
+    for song in songs:
+        rates = {stem: len(librosa.onset.onset_detect(y=_mono(song[stem]), sr=44100)) / 8.0
+                 for stem in ("drums", "vocals", "bass")}
+        assert rates["drums"] >= 2.5
+        assert rates["drums"] > rates["vocals"]
+
+
+def test_bass_energy_sits_below_300_hz(songs):
+    for song in songs:
+        power = np.abs(spectral.stft(_mono(song["bass"]), n_fft=4096, hop_length=1024)) ** 2
+        freqs = librosa.fft_frequencies(sr=44100, n_fft=4096)
+        assert power[freqs < 300].sum() / power.sum() > 0.9
+
+
+def test_stems_are_not_separable_by_a_fixed_filter(songs):
+    """The best low/high-pass split stays far below the ideal ratio mask (SI-SDR, dB)."""
+    for song in songs[:2]:
+        mixture = _mono(song["mixture"])
+        stfts = {s: spectral.stft(_mono(song[s])) for s in synth.STEMS}
+        irm = masks.ratio_masks(stfts, power=1)
+        mixture_stft = spectral.stft(mixture)
+        for target in ("vocals", "drums"):
+            reference = _mono(song[target])
+            fixed = evaluation.fixed_filter_split(mixture, reference, 44100)
+            oracle = evaluation.si_sdr(reference, masks.apply_mask(irm[target], mixture_stft, length=mixture.size))
+            assert oracle - fixed["si_sdr"] > 6, (target, fixed["si_sdr"], oracle)
