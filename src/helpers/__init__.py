@@ -15,6 +15,9 @@ __version__ = "0.1.0"
 #: Notebook names, so docstrings and tests refer to one list.
 NOTEBOOKS = (
     "00_setup_check",
+    "01_waveforms_and_mixtures",
+    "02_waveform_fnn",
+    "03_stft",
 )
 
 #: Where the course is published; the notebooks' Colab setup cell and badges point here.

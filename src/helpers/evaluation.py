@@ -89,6 +89,9 @@ def bss_eval(references: dict, estimates: dict, sample_rate: int, window: float 
     ParameterError
         If keys or shapes differ.
     """
+    from helpers.compat import ensure_ffmpeg
+
+    ensure_ffmpeg()  # museval imports musdb, which needs ffmpeg/ffprobe on PATH
     import museval
 
     if set(references) != set(estimates):

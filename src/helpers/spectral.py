@@ -256,3 +256,65 @@ def tf_istft(stft_matrix, hop_length: int = HOP_LENGTH, length: int | None = Non
     if missing > 0:
         signal = tf.pad(signal, [[0, 0]] * (signal.shape.rank - 1) + [[0, missing]])
     return signal
+
+
+def frame_signal(audio: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
+    """Cut a signal into overlapping frames (no padding: frames that would run past the end are dropped).
+
+    The first step of the STFT, and how notebook 02 feeds waveforms to a network. Agrees with
+    ``librosa.util.frame`` (whose layout puts frames last).
+
+    Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/03_stft.ipynb
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,)]
+    frame_length, hop_length : int > 0
+        Samples.
+
+    Returns
+    -------
+    frames : np.ndarray [shape=(n_frames, frame_length)]
+        ``n_frames = 1 + (n_samples - frame_length) // hop_length``; a copy.
+
+    Raises
+    ------
+    ParameterError
+        If the parameters are not positive integers or the signal is shorter than one frame.
+    """
+    audio = np.asarray(audio)
+    for name, value in (("frame_length", frame_length), ("hop_length", hop_length)):
+        if not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ParameterError(f"{name}={value!r} must be a positive integer")
+    if audio.ndim != 1 or audio.shape[0] < frame_length:
+        raise ParameterError(f"audio of shape={audio.shape} must be 1-D and at least frame_length={frame_length} long")
+    n_frames = 1 + (audio.shape[0] - frame_length) // hop_length
+    index = np.arange(frame_length)[None, :] + hop_length * np.arange(n_frames)[:, None]
+    return audio[index]
+
+
+def overlap_add(frames: np.ndarray, hop_length: int) -> np.ndarray:
+    """Sum frames back into a signal, each shifted by ``hop_length`` from the last (overlap-add).
+
+    With a window ``w`` whose shifted copies sum to 1 (e.g. a periodic Hann at ``hop_length = frame_length / 2``),
+    ``overlap_add(w * frame_signal(x))`` gives back ``x`` away from the edges.
+
+    Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/03_stft.ipynb
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(..., n_frames, frame_length)]
+    hop_length : int > 0
+
+    Returns
+    -------
+    audio : np.ndarray [shape=(..., (n_frames - 1) * hop_length + frame_length)]
+    """
+    frames = np.asarray(frames)
+    if not isinstance(hop_length, (int, np.integer)) or hop_length <= 0:
+        raise ParameterError(f"hop_length={hop_length!r} must be a positive integer")
+    n_frames, frame_length = frames.shape[-2:]
+    out = np.zeros(frames.shape[:-2] + ((n_frames - 1) * hop_length + frame_length,), dtype=frames.dtype)
+    for i in range(n_frames):
+        out[..., i * hop_length : i * hop_length + frame_length] += frames[..., i, :]
+    return out

@@ -93,3 +93,198 @@ def players(signals: dict, sample_rate: int):
         )
     header = "<tr><th>signal</th><th>duration</th><th>channels</th><th>player</th></tr>"
     return HTML(f"<table class='players'>{header}{''.join(rows)}</table>")
+
+
+def mix_stems(stems: dict, gains_db: dict | None = None, muted=(), soloed=()) -> np.ndarray:
+    """Sum stems with per-stem gains, mutes and solos: the mixer widget's audio.
+
+    With no gains, mutes or solos the result is the plain sum, i.e. the mixture.
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Parameters
+    ----------
+    stems : dict[str, np.ndarray [shape=(n_channels, n_samples) or (n_samples,)]]
+        All the same shape.
+    gains_db : dict[str, float] or None
+        Gain per stem in dB (missing stems: 0 dB).
+    muted, soloed : collections of str
+        Muted stems are left out; if any stem is soloed, only soloed stems are kept (solo wins over mute).
+
+    Returns
+    -------
+    mix : np.ndarray [shape=stems' shape], float32
+
+    Raises
+    ------
+    ParameterError
+        If ``stems`` is empty, shapes differ, or a name in ``gains_db``, ``muted`` or ``soloed`` is not a stem.
+    """
+    if not stems:
+        raise ParameterError("stems is empty")
+    shapes = {name: np.shape(s) for name, s in stems.items()}
+    if len(set(shapes.values())) != 1:
+        raise ParameterError(f"stems must share one shape, got {shapes}")
+    gains_db = dict(gains_db or {})
+    for name in list(gains_db) + list(muted) + list(soloed):
+        if name not in stems:
+            raise ParameterError(f"{name!r} is not a stem; stems are {list(stems)}")
+    active = [n for n in stems if n in soloed] if soloed else [n for n in stems if n not in muted]
+    mix = np.zeros(next(iter(shapes.values())), dtype=np.float32)
+    for name in active:
+        mix += stems[name] * np.float32(10 ** (gains_db.get(name, 0.0) / 20))
+    return mix
+
+
+def mixer(stems: dict, sample_rate: int):
+    """A multitrack mixer: a gain slider (dB) and mute/solo per stem; the sum is re-rendered and played.
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Parameters
+    ----------
+    stems : dict[str, np.ndarray [shape=(n_channels, n_samples) or (n_samples,)]]
+    sample_rate : int > 0
+        In Hz.
+
+    Returns
+    -------
+    widget : ipywidgets.VBox
+        Its ``.update()`` attribute re-renders the mix (called on every control change); ``.audio`` is the
+        player widget whose ``value`` holds the current mix as WAV bytes.
+    """
+    import ipywidgets as w
+
+    rows, gains, mutes, solos = [], {}, {}, {}
+    for name in stems:
+        gains[name] = w.FloatSlider(value=0.0, min=-30.0, max=12.0, step=1.0, description=name,
+                                    continuous_update=False, readout_format=".0f")
+        mutes[name] = w.ToggleButton(description="mute", layout=w.Layout(width="70px"))
+        solos[name] = w.ToggleButton(description="solo", layout=w.Layout(width="70px"))
+        rows.append(w.HBox([gains[name], mutes[name], solos[name], w.Label("dB")]))
+    player = w.Audio(format="wav", autoplay=False, loop=False)
+    status = w.Label()
+
+    def update(_=None):
+        mix = mix_stems(stems, {n: s.value for n, s in gains.items()},
+                        muted=[n for n, b in mutes.items() if b.value], soloed=[n for n, b in solos.items() if b.value])
+        peak = float(np.max(np.abs(mix)))
+        status.value = f"peak {20 * np.log10(max(peak, 1e-9)):+.1f} dBFS" + ("  (clipping!)" if peak > 1 else "")
+        player.value = wav_bytes(mix, sample_rate)
+
+    for control in (*gains.values(), *mutes.values(), *solos.values()):
+        control.observe(update, names="value")
+    update()
+    box = w.VBox(rows + [status, player])
+    box.update, box.audio = update, player
+    return box
+
+
+def stft_view(audio: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, window: str = "hann",
+              top_db: float = 80.0) -> dict:
+    """Everything the STFT explorer shows for one setting: dB spectrogram, resolutions, reconstruction and its SNR.
+
+    Taught in: notebooks/03_stft.ipynb
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,)]
+        Mono signal.
+    sample_rate : int > 0
+        In Hz.
+    n_fft, hop_length : int
+        Samples.
+    window : str
+        ``scipy.signal.get_window`` name: ``hann``, ``hamming``, ``blackman``, ``boxcar``...
+    top_db : float > 0
+        Dynamic range shown.
+
+    Returns
+    -------
+    view : dict
+        ``magnitude_db`` (n_bins, n_frames) in dB re. the peak, clipped at ``-top_db``; ``frame_ms`` (window
+        length), ``hop_ms``, ``bin_hz`` (bin spacing); ``reconstruction`` (ISTFT, same length);
+        ``snr_db`` (reconstruction SNR, dB; below ~60 dB means the window/hop pair breaks the overlap-add condition).
+    """
+    from helpers import spectral
+
+    validate_audio(audio)
+    if audio.ndim != 1:
+        raise ParameterError(f"audio must be mono (n_samples,), got shape={audio.shape}")
+    stft_matrix = spectral.stft(audio, n_fft=n_fft, hop_length=hop_length, window=window)
+    magnitude = np.abs(stft_matrix)
+    magnitude_db = 20 * np.log10(np.maximum(magnitude, 1e-10) / max(magnitude.max(), 1e-10))
+    reconstruction = spectral.istft(stft_matrix, hop_length=hop_length, window=window, length=audio.shape[-1])
+    error = np.sum((audio - reconstruction) ** 2)
+    snr = np.inf if error == 0 else 10 * np.log10(np.sum(audio ** 2) / error)
+    return {"magnitude_db": np.maximum(magnitude_db, -top_db), "frame_ms": 1000 * n_fft / sample_rate,
+            "hop_ms": 1000 * hop_length / sample_rate, "bin_hz": sample_rate / n_fft,
+            "reconstruction": reconstruction, "snr_db": float(snr)}
+
+
+def stft_explorer(excerpts: dict, sample_rate: int):
+    """The STFT explorer: pick an excerpt, ``n_fft``, hop, window and dB range; see, measure and hear the result.
+
+    Taught in: notebooks/03_stft.ipynb
+
+    Parameters
+    ----------
+    excerpts : dict[str, np.ndarray [shape=(n_samples,)]]
+        Mono excerpts to choose from (e.g. the mixture and each stem of a track).
+    sample_rate : int > 0
+        In Hz.
+
+    Returns
+    -------
+    widget : ipywidgets.VBox
+        ``.update()`` redraws (called on every change) and returns the :func:`stft_view` dict; ``.figure`` is the
+        matplotlib figure; ``.audio`` the player of the reconstruction.
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    names = list(excerpts)
+    excerpt = w.Dropdown(options=names, description="excerpt")
+    n_fft = w.Dropdown(options=[128, 256, 512, 1024, 2048, 4096], value=1024, description="n_fft")
+    hop_fraction = w.Dropdown(options=[("n_fft/8", 8), ("n_fft/4", 4), ("n_fft/2", 2), ("3n_fft/4", 4 / 3),
+                                       ("n_fft", 1)], value=4, description="hop_length")
+    window = w.Dropdown(options=["hann", "hamming", "blackman", "boxcar"], value="hann", description="window")
+    top_db = w.IntSlider(value=80, min=20, max=120, step=10, description="dB range", continuous_update=False)
+    info = w.HTML()
+    player = w.Audio(format="wav", autoplay=False)
+    output = w.Output()
+    with plt.ioff():
+        figure, ax = plt.subplots(figsize=(9, 3.2))
+    image = None
+
+    def update(_=None):
+        nonlocal image
+        audio = excerpts[excerpt.value]
+        hop = max(1, int(round(n_fft.value / hop_fraction.value)))
+        view = stft_view(audio, sample_rate, n_fft.value, hop, window.value, top_db.value)
+        extent = [0, audio.shape[-1] / sample_rate, 0, sample_rate / 2]
+        if image is None:
+            image = ax.imshow(view["magnitude_db"], origin="lower", aspect="auto", cmap="magma", extent=extent)
+            figure.colorbar(image, ax=ax, label="dB")
+            ax.set_xlabel("time (s)")
+            ax.set_ylabel("frequency (Hz)")
+        else:
+            image.set_data(view["magnitude_db"])
+            image.set_extent(extent)
+        image.set_clim(-top_db.value, 0)
+        ax.set_title(f"{excerpt.value}: n_fft={n_fft.value}, hop_length={hop}, {window.value}")
+        info.value = (f"frame {view['frame_ms']:.1f} ms · hop {view['hop_ms']:.1f} ms · bin spacing "
+                      f"{view['bin_hz']:.1f} Hz · reconstruction SNR <b>{view['snr_db']:.1f} dB</b>")
+        player.value = wav_bytes(view["reconstruction"], sample_rate)
+        with output:
+            output.clear_output(wait=True)
+            display(figure)
+        return view
+
+    for control in (excerpt, n_fft, hop_fraction, window, top_db):
+        control.observe(update, names="value")
+    box = w.VBox([w.HBox([excerpt, n_fft, hop_fraction]), w.HBox([window, top_db]), output, info, player])
+    box.update, box.figure, box.audio = update, figure, player
+    update()
+    return box

@@ -1,0 +1,122 @@
+"""Checkers for the notebooks' exercises: each prints a clear pass/fail message and returns True or False.
+
+A checker never raises on a wrong or missing answer (``None`` means "not attempted yet"), so a notebook runs top
+to bottom before the learner has solved anything.
+
+Taught in: notebooks/01_waveforms_and_mixtures.ipynb, notebooks/02_waveform_fnn.ipynb, notebooks/03_stft.ipynb
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _report(ok: bool, what: str, detail: str = "") -> bool:
+    print(("✅ Correct: " if ok else "❌ Not yet: ") + what + (f" — {detail}" if detail else ""))
+    return ok
+
+
+def _compare(answer, expected, what: str, atol: float, rtol: float = 0.0) -> bool:
+    if answer is None:
+        return _report(False, what, "no answer yet (the variable is None)")
+    answer = np.asarray(answer)
+    expected = np.asarray(expected)
+    if answer.shape != expected.shape:
+        return _report(False, what, f"shape {answer.shape}, expected {expected.shape}")
+    error = float(np.max(np.abs(answer - expected))) if answer.size else 0.0
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    return _report(error <= atol + rtol * scale, what, f"max abs error {error:.3g}")
+
+
+def check_mixture(mixture, stems: dict) -> bool:
+    """Exercise (01): build the mixture from its stems.
+
+    Parameters
+    ----------
+    mixture : np.ndarray [shape=(n_channels, n_samples)] or None
+        The learner's answer.
+    stems : dict[str, np.ndarray [shape=(n_channels, n_samples)]]
+
+    Returns
+    -------
+    ok : bool
+    """
+    return _compare(mixture, sum(stems.values()), "mixture = sum of the stems", atol=1e-5)
+
+
+def check_rms_db(levels, stems: dict) -> bool:
+    """Exercise (01): the RMS level of each stem in dBFS, ``20 log10(sqrt(mean(x ** 2)))``, within 0.1 dB.
+
+    Parameters
+    ----------
+    levels : dict[str, float] or None
+    stems : dict[str, np.ndarray]
+
+    Returns
+    -------
+    ok : bool
+    """
+    if levels is None:
+        return _report(False, "RMS levels in dBFS", "no answer yet (the variable is None)")
+    if set(levels) != set(stems):
+        return _report(False, "RMS levels in dBFS", f"expected one value per stem: {sorted(stems)}")
+    expected = {n: 20 * np.log10(np.sqrt(np.mean(np.square(s, dtype=np.float64)))) for n, s in stems.items()}
+    worst = max(abs(levels[n] - expected[n]) for n in stems)
+    return _report(worst <= 0.1, "RMS levels in dBFS", f"largest error {worst:.2f} dB")
+
+
+def check_frames(frames, audio: np.ndarray, frame_length: int, hop_length: int) -> bool:
+    """Exercise (02): cut a signal into frames of ``(n_frames, frame_length)`` (no padding).
+
+    Returns
+    -------
+    ok : bool
+    """
+    import librosa
+
+    expected = librosa.util.frame(np.ascontiguousarray(audio), frame_length=frame_length, hop_length=hop_length).T
+    return _compare(frames, expected, "framing", atol=0.0)
+
+
+def check_si_sdr(value, reference: np.ndarray, estimate: np.ndarray) -> bool:
+    """Exercise (02): SI-SDR of an estimate in dB, within 0.01 dB.
+
+    Returns
+    -------
+    ok : bool
+    """
+    from helpers.evaluation import si_sdr
+
+    if value is None:
+        return _report(False, "SI-SDR", "no answer yet (the variable is None)")
+    expected = si_sdr(reference, estimate)
+    return _report(abs(float(value) - expected) <= 0.01, "SI-SDR", f"you: {float(value):.2f} dB")
+
+
+def check_resolution(bin_hz, frame_ms, n_fft: int, sample_rate: int) -> bool:
+    """Exercise (03): frequency-bin spacing (Hz) and frame duration (ms) of an STFT, within 0.1 %.
+
+    Returns
+    -------
+    ok : bool
+    """
+    if bin_hz is None or frame_ms is None:
+        return _report(False, "STFT resolution", "no answer yet (a variable is None)")
+    ok = np.isclose(bin_hz, sample_rate / n_fft, rtol=1e-3) and np.isclose(frame_ms, 1000 * n_fft / sample_rate,
+                                                                           rtol=1e-3)
+    return _report(bool(ok), "STFT resolution", f"you: {bin_hz:.2f} Hz per bin, {frame_ms:.1f} ms per frame")
+
+
+def check_stft(stft_matrix, audio: np.ndarray, n_fft: int, hop_length: int) -> bool:
+    """Exercise (03): an STFT by hand — frames, periodic Hann window, ``np.fft.rfft`` — shape (n_bins, n_frames).
+
+    Compared with ``librosa.stft(center=False)``.
+
+    Returns
+    -------
+    ok : bool
+    """
+    import librosa
+
+    expected = librosa.stft(np.asarray(audio, dtype=np.float64), n_fft=n_fft, hop_length=hop_length, center=False)
+    return _compare(stft_matrix, expected, "STFT by hand", atol=1e-6, rtol=1e-4)

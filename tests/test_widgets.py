@@ -1,0 +1,78 @@
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from helpers import ParameterError, widgets
+
+
+@pytest.fixture
+def stems():
+    rng = np.random.default_rng(0)
+    return {name: (0.1 * rng.standard_normal((2, 800))).astype(np.float32) for name in ("vocals", "drums", "bass")}
+
+
+def _decode(wav):
+    return sf.read(io.BytesIO(wav), dtype="float32")
+
+
+def test_wav_bytes_is_unnormalised_16_bit(stems):
+    quiet = stems["vocals"] * 0.01
+    decoded, rate = _decode(widgets.wav_bytes(quiet, 8000))
+    assert rate == 8000 and decoded.shape == (800, 2)
+    np.testing.assert_allclose(decoded.T, quiet, atol=2 ** -15)  # not scaled up to full scale
+
+
+def test_players_table_has_one_row_per_signal(stems):
+    table = widgets.players(stems, 8000).data
+    assert table.count("<audio") == 3
+    for name in stems:
+        assert f"<b>{name}</b>" in table
+    payload = re.findall(r"base64,([A-Za-z0-9+/=]+)", table)[0]
+    decoded, _ = _decode(base64.b64decode(payload))
+    np.testing.assert_allclose(decoded.T, stems["vocals"], atol=2 ** -15)
+    with pytest.raises(ParameterError, match="signal 'bad'"):
+        widgets.players({"bad": np.array([np.nan, 0.0])}, 8000)
+
+
+def test_mix_stems_gains_mutes_and_solos(stems):
+    np.testing.assert_allclose(widgets.mix_stems(stems), sum(stems.values()), atol=1e-6)
+    np.testing.assert_allclose(widgets.mix_stems(stems, {"drums": -6.0206}, muted=["bass"]),
+                               stems["vocals"] + 0.5 * stems["drums"], atol=1e-6)
+    np.testing.assert_allclose(widgets.mix_stems(stems, soloed=["drums"], muted=["drums"]), stems["drums"])
+    with pytest.raises(ParameterError, match="'guitar' is not a stem"):
+        widgets.mix_stems(stems, muted=["guitar"])
+
+
+def test_mixer_widget_renders_the_mix(stems):
+    mixer = widgets.mixer(stems, 8000)
+    decoded, _ = _decode(mixer.audio.value)
+    np.testing.assert_allclose(decoded.T, sum(stems.values()), atol=2 ** -14)
+    solo_drums = mixer.children[1].children[2]  # drums row: slider, mute, solo
+    solo_drums.value = True
+    decoded, _ = _decode(mixer.audio.value)
+    np.testing.assert_allclose(decoded.T, stems["drums"], atol=2 ** -14)
+
+
+def test_stft_view_resolutions_and_reconstruction():
+    x = np.random.default_rng(1).standard_normal(22050).astype(np.float32) * 0.1
+    good = widgets.stft_view(x, 22050, n_fft=1024, hop_length=256)
+    assert good["bin_hz"] == pytest.approx(21.533, abs=1e-3) and good["frame_ms"] == pytest.approx(46.44, abs=0.01)
+    assert good["magnitude_db"].shape == (513, 87) and good["magnitude_db"].max() == 0
+    assert good["magnitude_db"].min() >= -80 and good["snr_db"] > 60
+    broken = widgets.stft_view(x, 22050, n_fft=1024, hop_length=1024, window="hann")
+    assert broken["snr_db"] < 40  # hop = n_fft breaks the overlap-add condition (edges of each frame lost)
+
+
+def test_stft_explorer_updates_on_control_change():
+    x = np.random.default_rng(2).standard_normal(8000).astype(np.float32) * 0.1
+    explorer = widgets.stft_explorer({"noise": x}, 8000)
+    view = explorer.update()
+    assert view["snr_db"] > 60
+    n_fft = explorer.children[0].children[1]
+    n_fft.value = 256
+    assert explorer.figure.axes[0].images[0].get_array().shape == (129, 1 + 8000 // 64)
+    assert _decode(explorer.audio.value)[0].shape == (8000,)
