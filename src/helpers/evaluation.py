@@ -117,7 +117,10 @@ def bss_eval(references: dict, estimates: dict, sample_rate: int, window: float 
 def bss_eval_target(reference: np.ndarray, estimate: np.ndarray, mixture: np.ndarray, sample_rate: int) -> dict:
     """Score one target SiSEC-style: target and accompaniment (``mixture - target``) as the two sources.
 
-    The accompaniment estimate is ``mixture - estimate``, as SiSEC 2018 scored vocals.
+    The accompaniment estimate is ``mixture - estimate``, as SiSEC 2018 scored vocals. For the MIX baseline
+    (``estimate == mixture``) that difference is silent, which museval cannot score; the accompaniment is then
+    estimated by the mixture too, as in SiSEC's MIX submission. In BSS Eval v4 a source's scores do not depend on
+    the other source's estimate, so the target's figures are unaffected.
 
     Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 
@@ -132,8 +135,11 @@ def bss_eval_target(reference: np.ndarray, estimate: np.ndarray, mixture: np.nda
         The target's ``SDR, SIR, SAR, ISR`` (median over 1-s windows), in dB.
     """
     reference, estimate, mixture = (np.asarray(a, dtype=np.float64) for a in (reference, estimate, mixture))
+    accompaniment_estimate = mixture - estimate
+    if not np.any(accompaniment_estimate):
+        accompaniment_estimate = mixture
     scores = bss_eval({"target": reference, "accompaniment": mixture - reference},
-                      {"target": estimate, "accompaniment": mixture - estimate}, sample_rate)
+                      {"target": estimate, "accompaniment": accompaniment_estimate}, sample_rate)
     return scores["target"]
 
 
