@@ -76,3 +76,17 @@ def test_stft_explorer_updates_on_control_change():
     n_fft.value = 256
     assert explorer.figure.axes[0].images[0].get_array().shape == (129, 1 + 8000 // 64)
     assert _decode(explorer.audio.value)[0].shape == (8000,)
+    assert explorer.picture.value[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_track_picker_shows_the_chosen_track(small_dataset):
+    from helpers import data
+
+    tracks = data.load_tracks("generated", "train", root=small_dataset)
+    picker = widgets.track_picker(tracks)
+    assert picker.table.value.count("<audio") == 5
+    first = picker.table.value
+    picker.menu.value = 1
+    assert picker.table.value != first and picker.table.value.count("<audio") == 5
+    with pytest.raises(ParameterError, match="empty"):
+        widgets.track_picker([])

@@ -238,11 +238,11 @@ def stft_explorer(excerpts: dict, sample_rate: int):
     -------
     widget : ipywidgets.VBox
         ``.update()`` redraws (called on every change) and returns the :func:`stft_view` dict; ``.figure`` is the
-        matplotlib figure; ``.audio`` the player of the reconstruction.
+        matplotlib figure, shown as a PNG in ``.picture`` (an ``ipywidgets.Image``, which every front end renders);
+        ``.audio`` the player of the reconstruction.
     """
     import ipywidgets as w
     import matplotlib.pyplot as plt
-    from IPython.display import display
 
     names = list(excerpts)
     excerpt = w.Dropdown(options=names, description="excerpt")
@@ -253,7 +253,7 @@ def stft_explorer(excerpts: dict, sample_rate: int):
     top_db = w.IntSlider(value=80, min=20, max=120, step=10, description="dB range", continuous_update=False)
     info = w.HTML()
     player = w.Audio(format="wav", autoplay=False)
-    output = w.Output()
+    picture = w.Image(format="png")
     with plt.ioff():
         figure, ax = plt.subplots(figsize=(9, 3.2))
     image = None
@@ -277,14 +277,57 @@ def stft_explorer(excerpts: dict, sample_rate: int):
         info.value = (f"frame {view['frame_ms']:.1f} ms · hop {view['hop_ms']:.1f} ms · bin spacing "
                       f"{view['bin_hz']:.1f} Hz · reconstruction SNR <b>{view['snr_db']:.1f} dB</b>")
         player.value = wav_bytes(view["reconstruction"], sample_rate)
-        with output:
-            output.clear_output(wait=True)
-            display(figure)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+        picture.value = buffer.getvalue()
         return view
 
     for control in (excerpt, n_fft, hop_fraction, window, top_db):
         control.observe(update, names="value")
-    box = w.VBox([w.HBox([excerpt, n_fft, hop_fraction]), w.HBox([window, top_db]), output, info, player])
-    box.update, box.figure, box.audio = update, figure, player
+    box = w.VBox([w.HBox([excerpt, n_fft, hop_fraction]), w.HBox([window, top_db]), picture, info, player])
+    box.update, box.figure, box.picture, box.audio = update, figure, picture, player
     update()
+    return box
+
+
+def track_picker(tracks, stems=("vocals", "drums", "bass", "other")):
+    """A track menu over a player table of the chosen track's mixture and stems.
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Parameters
+    ----------
+    tracks : sequence of musdb.MultiTrack
+    stems : sequence of str
+        Stems to list under the mixture.
+
+    Returns
+    -------
+    widget : ipywidgets.VBox
+        ``.menu`` is the ``Dropdown`` (value: track index); ``.table`` the ``HTML`` widget holding the players,
+        refreshed on every change.
+
+    Raises
+    ------
+    ParameterError
+        If ``tracks`` is empty.
+    """
+    import ipywidgets as w
+
+    tracks = list(tracks)
+    if not tracks:
+        raise ParameterError("tracks is empty")
+    menu = w.Dropdown(options=[(t.name, i) for i, t in enumerate(tracks)], value=0, description="track")
+    table = w.HTML()
+
+    def show(_=None):
+        track = tracks[menu.value]
+        signals = {"mixture": track.audio.T.astype(np.float32)}
+        signals.update({n: track.sources[n].audio.T.astype(np.float32) for n in stems})
+        table.value = players(signals, track.rate).data
+
+    menu.observe(show, names="value")
+    show()
+    box = w.VBox([menu, table])
+    box.menu, box.table = menu, table
     return box
