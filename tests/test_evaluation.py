@@ -38,3 +38,59 @@ def test_bss_eval_rejects_mismatched_inputs(target_and_noise):
         evaluation.bss_eval({"a": s}, {"b": s}, 8000)
     with pytest.raises(ParameterError, match="shape"):
         evaluation.bss_eval({"a": s}, {"a": s[:, :-1]}, 8000)
+
+
+def test_bss_eval_refuses_silent_signals_with_advice(target_and_noise):
+    s, n = target_and_noise
+    with pytest.raises(ParameterError, match="estimate 'a' is silent.*MIX"):
+        evaluation.bss_eval({"a": s, "b": n}, {"a": np.zeros_like(s), "b": n}, 8000)
+    with pytest.raises(ParameterError, match="reference 'b' is silent"):
+        evaluation.bss_eval({"a": s, "b": np.zeros_like(n)}, {"a": s, "b": n}, 8000)
+
+
+def test_bss_eval_median_skips_silent_windows_of_a_reference(target_and_noise):
+    """A target silent for half the song: museval marks those windows NaN; the median uses the others."""
+    s, n = target_and_noise
+    gated = s.copy()
+    gated[:, : s.shape[1] // 2] = 0
+    mixture = gated + 0.5 * n
+    scores = evaluation.bss_eval_target(gated, mixture, mixture, 8000)
+    expected = 10 * np.log10(np.sum(s[:, s.shape[1] // 2 :] ** 2) / np.sum((0.5 * n[:, n.shape[1] // 2 :]) ** 2))
+    assert np.isfinite(scores["SDR"]) and scores["SDR"] == pytest.approx(expected, abs=0.3)
+
+
+@pytest.fixture(scope="module")
+def track_arrays(small_dataset):
+    from helpers import data
+
+    track = data.load_tracks("generated", "test", root=small_dataset)[0]
+    return data.track_arrays(track, ("vocals", "drums", "bass", "other"), sample_rate=11025)
+
+
+def test_baselines_order_mix_below_oracles(track_arrays):
+    scores, estimates = evaluation.baselines(track_arrays, targets=("vocals", "drums"))
+    assert set(scores) == {"MIX", "HALF", "IBM", "IRM1", "IRM2", "Wiener"}
+    for target in ("vocals", "drums"):
+        mix = scores["MIX"][target]["SDR"]
+        for oracle in evaluation.ORACLES:
+            assert scores[oracle][target]["SDR"] > mix + 5, (oracle, target)
+        assert estimates["IRM1"][target].shape == track_arrays["mixture"].shape
+    with pytest.raises(ParameterError, match="unknown methods"):
+        evaluation.baselines(track_arrays, methods=("MAGIC",))
+
+
+def test_results_table_medians_and_mix_first():
+    def row(value):
+        return {"vocals": {"SDR": value}, "drums": {"SDR": value + 1}}
+
+    tracks = [{"IRM1": row(8.0), "MIX": row(1.0)}, {"IRM1": row(10.0), "MIX": row(3.0)},
+              {"IRM1": row(float("nan")), "MIX": row(2.0)}]
+    table = evaluation.results_table(tracks)
+    assert list(table.values) == ["MIX", "IRM1"]
+    assert table.values["MIX"] == {"vocals": 2.0, "drums": 3.0}
+    assert table.values["IRM1"]["vocals"] == 9.0  # NaN ignored
+    text = str(table)
+    assert text.splitlines()[1].startswith("MIX") and "9.00" in text
+    assert "<table>" in table._repr_html_()
+    with pytest.raises(ParameterError, match="MIX"):
+        evaluation.results_table([{"IRM1": row(1.0)}])

@@ -71,6 +71,19 @@ def test_mixture_rms_and_si_sdr_checkers(signal, capsys):
     assert not solutions.check_si_sdr(0.0, signal, signal + 0.1)
 
 
+def test_mask_checkers(signal, capsys):
+    from helpers import masks
+
+    stfts = {"a": spectral.stft(signal), "b": spectral.stft(signal[::-1].copy())}
+    irm = masks.ratio_masks(stfts)["a"]
+    assert solutions.check_ratio_mask(irm, stfts, "a")
+    assert not solutions.check_ratio_mask(np.abs(stfts["a"]) / (np.abs(stfts["a"]) + 1), stfts, "a")
+    mixture_stft = stfts["a"] + stfts["b"]
+    estimate = spectral.istft(irm * mixture_stft, length=signal.size)
+    assert solutions.check_masked_estimate(estimate, irm, mixture_stft, spectral.HOP_LENGTH, signal.size)
+    assert not solutions.check_masked_estimate(estimate[:-1], irm, mixture_stft, spectral.HOP_LENGTH, signal.size)
+
+
 def test_waveform_fnn_shapes_and_overlap_add_separation():
     import keras
 
@@ -89,3 +102,44 @@ def test_waveform_fnn_shapes_and_overlap_add_separation():
     assert estimates["violin"].shape == (1000,) and not estimates["violin"].any()
     with pytest.raises(ParameterError, match="frame_length / 2"):
         models.separate_waveform(Identity(), mixture, 64, 16)
+
+
+def test_context_windows_centre_and_padding():
+    magnitude = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)  # (channels, bins, frames)
+    windows = models.context_windows(magnitude, 1)
+    assert windows.shape == (2, 5, 3, 3)
+    np.testing.assert_array_equal(windows[:, :, 1, :], np.swapaxes(magnitude, -1, -2))
+    np.testing.assert_array_equal(windows[0, 0, 0], 0)  # zero padding before the first frame
+    np.testing.assert_array_equal(windows[0, 1, 0], magnitude[0, :, 0])
+    with pytest.raises(ParameterError, match="context=-1"):
+        models.context_windows(magnitude, -1)
+
+
+def test_spectrogram_fnn_outputs_masked_magnitudes_never_above_the_mixture():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = models.spectrogram_fnn(n_bins=33, context=2, targets=("vocals", "drums"), hidden=(16,))
+    x = np.random.default_rng(0).random((4, 5, 33)).astype(np.float32)
+    outputs = model.predict(x, verbose=0)
+    assert sorted(outputs) == ["drums", "vocals"]
+    for estimate in outputs.values():
+        assert estimate.shape == (4, 33)
+        assert (estimate >= 0).all() and (estimate <= x[:, 2, :] + 1e-6).all()
+
+
+def test_spectrogram_fnn_batches_and_separation(small_dataset, tmp_path):
+    import keras
+
+    from helpers import data
+
+    tracks = data.load_tracks("generated", "train", root=small_dataset)
+    cache = data.build_cache(tracks, tmp_path / "c.h5", targets=("vocals",), n_fft=64, hop_length=16, n_frames=32,
+                             sample_rate=4000, progress=False)
+    x, y = next(models.spectrogram_fnn_batches(cache, ("vocals",), context=1, segments_per_batch=2))
+    assert x.shape == (64, 3, 33) and y["vocals"].shape == (64, 33)
+    keras.utils.set_random_seed(0)
+    model = models.spectrogram_fnn(n_bins=33, context=1, targets=("vocals",), hidden=(8,))
+    mixture = np.random.default_rng(0).standard_normal((2, 1000)).astype(np.float32)
+    estimates = models.separate_spectrogram_fnn(model, mixture, context=1, n_fft=64, hop_length=16)
+    assert estimates["vocals"].shape == (2, 1000)

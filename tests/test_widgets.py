@@ -90,3 +90,38 @@ def test_track_picker_shows_the_chosen_track(small_dataset):
     assert picker.table.value != first and picker.table.value.count("<audio") == 5
     with pytest.raises(ParameterError, match="empty"):
         widgets.track_picker([])
+
+
+@pytest.fixture(scope="module")
+def mono_references(small_dataset):
+    from helpers import audio, data
+
+    track = data.load_tracks("generated", "test", root=small_dataset)[0]
+    arrays = data.track_arrays(track, ("vocals", "drums", "bass", "other"), sample_rate=8000)
+    return {k: audio.to_mono(v) for k, v in arrays.items() if k != "sample_rate"}
+
+
+def test_mask_lab_view_scores_follow_the_mask(mono_references):
+    from helpers import evaluation, spectral
+
+    refs = mono_references
+    stfts = {k: spectral.stft(v) for k, v in refs.items() if k != "mixture"}
+    mixture_stft = spectral.stft(refs["mixture"])
+    irm = widgets.mask_lab_view(stfts, mixture_stft, refs, "vocals", "IRM1", sample_rate=8000)
+    mix_sdr = evaluation.bss_eval_target(refs["vocals"], refs["mixture"], refs["mixture"], 8000)["SDR"]
+    assert irm["sdr"] > mix_sdr + 5 and irm["mask"].shape == mixture_stft.shape
+    binary = widgets.mask_lab_view(stfts, mixture_stft, refs, "vocals", "IRM1", threshold=0.5, with_sdr=False)
+    assert set(np.unique(binary["mask"])) <= {0.0, 1.0} and binary["sdr"] is None
+    softer = widgets.mask_lab_view(stfts, mixture_stft, refs, "vocals", "IRM1", exponent=0.25, with_sdr=False)
+    assert softer["mask"].mean() > irm["mask"].mean()
+    with pytest.raises(ParameterError, match="mask_type='IRM3'"):
+        widgets.mask_lab_view(stfts, mixture_stft, refs, "vocals", "IRM3")
+
+
+def test_mask_lab_widget_updates(mono_references):
+    lab = widgets.mask_lab(mono_references, 8000)
+    first = lab.scores.value
+    assert "SDR" in first and lab.picture.value[:4] == b"\x89PNG"
+    lab.children[0].children[0].value = "drums"
+    assert lab.scores.value != first
+    assert _decode(lab.audio.value)[0].shape == mono_references["mixture"].shape

@@ -87,7 +87,7 @@ def bss_eval(references: dict, estimates: dict, sample_rate: int, window: float 
     Raises
     ------
     ParameterError
-        If keys or shapes differ.
+        If keys or shapes differ, or a reference or an estimate is silent throughout (museval rejects those).
     """
     from helpers.compat import ensure_ffmpeg
 
@@ -101,6 +101,14 @@ def bss_eval(references: dict, estimates: dict, sample_rate: int, window: float 
     est = np.stack([_as_samples_channels(estimates[n]) for n in names])
     if ref.shape != est.shape:
         raise ParameterError(f"reference shape {ref.shape} differs from estimate shape {est.shape}")
+    for kind, arrays in (("reference", ref), ("estimate", est)):
+        for name, array in zip(names, arrays):
+            if not np.any(array):
+                raise ParameterError(
+                    f"{kind} {name!r} is silent throughout; BSS Eval is undefined for it (museval refuses "
+                    "all-zero signals). Score a silent target's estimate with si_sdr or energy instead, and never "
+                    "emit an all-zero estimate: fall back to the mixture (the MIX baseline)."
+                )
     sdr, isr, sir, sar = museval.evaluate(ref, est, win=int(window * sample_rate), hop=int(hop * sample_rate))
     scores = {}
     for i, name in enumerate(names):
@@ -184,3 +192,163 @@ def fixed_filter_split(mixture: np.ndarray, reference: np.ndarray, sample_rate: 
             if best is None or score > best["si_sdr"]:
                 best = {"cutoff": float(cutoff), "side": side, "si_sdr": score, "estimate": estimate}
     return best
+
+
+ORACLES = ("IBM", "IRM1", "IRM2", "Wiener")
+
+
+def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = spectral.N_FFT,
+              hop_length: int = spectral.HOP_LENGTH, methods=("MIX", "HALF") + ORACLES) -> dict:
+    """Score the no-learning baselines and the oracle masks for one track, SiSEC-style, per target.
+
+    - **MIX**: the mixture as the estimate (what doing nothing scores);
+    - **HALF**: half the mixture — SDR rewards mere scaling when the target is quiet;
+    - **IBM**, **IRM1**, **IRM2**: ideal binary, magnitude-ratio and power-ratio masks from the four stems;
+    - **Wiener**: multichannel Wiener filter (norbert, 1 EM iteration) fed the true stem magnitudes.
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+
+    Parameters
+    ----------
+    track_arrays : dict
+        From :func:`helpers.data.track_arrays` with all four stems: ``mixture``, ``vocals``, ``drums``, ``bass``,
+        ``other`` as ``(n_channels, n_samples)`` and ``sample_rate``.
+    targets : sequence of str
+        Stems to score.
+    n_fft, hop_length : int
+        STFT used by the oracle masks.
+    methods : sequence of str
+        Any of ``MIX, HALF, IBM, IRM1, IRM2, Wiener``.
+
+    Returns
+    -------
+    scores : dict[str, dict[str, dict[str, float]]]
+        ``scores[method][target][metric]`` (see :func:`bss_eval_target`), in dB.
+    estimates : dict[str, dict[str, np.ndarray]]
+        ``estimates[method][target]``, ``(n_channels, n_samples)``.
+
+    Raises
+    ------
+    ParameterError
+        If a stem is missing or a method is unknown.
+    """
+    from helpers import masks
+
+    stems = ("vocals", "drums", "bass", "other")
+    missing = [s for s in ("mixture",) + stems if s not in track_arrays]
+    if missing:
+        raise ParameterError(f"track_arrays lacks {missing}; use data.track_arrays(track, {stems})")
+    unknown = [m for m in methods if m not in ("MIX", "HALF") + ORACLES]
+    if unknown:
+        raise ParameterError(f"unknown methods {unknown}; choose from {('MIX', 'HALF') + ORACLES}")
+    mixture, rate = track_arrays["mixture"], track_arrays["sample_rate"]
+    n = mixture.shape[-1]
+    stfts = {s: spectral.stft(track_arrays[s], n_fft=n_fft, hop_length=hop_length) for s in stems}
+    mixture_stft = spectral.stft(mixture, n_fft=n_fft, hop_length=hop_length)
+    mask_sets = {}
+    if "IBM" in methods:
+        mask_sets["IBM"] = masks.binary_masks(stfts)
+    if "IRM1" in methods:
+        mask_sets["IRM1"] = masks.ratio_masks(stfts, power=1)
+    if "IRM2" in methods:
+        mask_sets["IRM2"] = masks.ratio_masks(stfts, power=2)
+    estimates = {}
+    for method in methods:
+        if method == "MIX":
+            estimates[method] = {t: mixture for t in targets}
+        elif method == "HALF":
+            estimates[method] = {t: 0.5 * mixture for t in targets}
+        elif method == "Wiener":
+            filtered = masks.wiener({s: np.abs(x) for s, x in stfts.items()}, mixture_stft, iterations=1)
+            estimates[method] = {t: spectral.istft(filtered[t], hop_length=hop_length, length=n) for t in targets}
+        else:
+            estimates[method] = {t: masks.apply_mask(mask_sets[method][t], mixture_stft, hop_length, n)
+                                 for t in targets}
+    scores = {m: {t: bss_eval_target(track_arrays[t], est[t], mixture, rate) for t in targets}
+              for m, est in estimates.items()}
+    return scores, estimates
+
+
+class ResultsTable:
+    """Method × target table of one metric, median over tracks; prints as text and renders as HTML.
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+
+    Attributes
+    ----------
+    values : dict[str, dict[str, float]]
+        ``values[method][target]``, the median over tracks (NaN-aware).
+    n_tracks : dict[str, int]
+        Tracks scored per method.
+    metric : str
+    """
+
+    def __init__(self, values: dict, n_tracks: dict, metric: str):
+        self.values, self.n_tracks, self.metric = values, n_tracks, metric
+
+    @property
+    def targets(self) -> list:
+        """The target columns, in first-seen order."""
+        return list(dict.fromkeys(t for row in self.values.values() for t in row))
+
+    def __str__(self) -> str:
+        width = max(len(m) for m in self.values) + 2
+        lines = [f"{self.metric + ' (dB)':<{width}}" + "".join(f"{t:>10}" for t in self.targets) + "    tracks"]
+        for method, row in self.values.items():
+            cells = "".join(f"{row.get(t, float('nan')):>10.2f}" for t in self.targets)
+            lines.append(f"{method:<{width}}{cells}{self.n_tracks[method]:>10}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{t}</th>" for t in self.targets)
+        rows = "".join(
+            f"<tr><td style='text-align:left'>{m}</td>"
+            + "".join(f"<td>{r.get(t, float('nan')):.2f}</td>" for t in self.targets)
+            + f"<td>{self.n_tracks[m]}</td></tr>"
+            for m, r in self.values.items()
+        )
+        return (f"<table><tr><th>{self.metric} (dB), median over tracks</th>{head}<th>tracks</th></tr>"
+                f"{rows}</table>")
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def results_table(per_track_scores, metric: str = "SDR") -> ResultsTable:
+    """Aggregate per-track scores into a method × target table of medians; the MIX row is required, first.
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+
+    Parameters
+    ----------
+    per_track_scores : sequence of dict
+        One ``scores[method][target][metric]`` dict per track (as :func:`baselines` returns; merge in your own
+        methods' rows with the same layout).
+    metric : {"SDR", "SIR", "SAR", "ISR"}
+
+    Returns
+    -------
+    table : ResultsTable
+
+    Raises
+    ------
+    ParameterError
+        If the list is empty, the metric is unknown, or a track lacks the MIX row.
+    """
+    per_track_scores = list(per_track_scores)
+    if not per_track_scores:
+        raise ParameterError("per_track_scores is empty")
+    if metric not in METRICS:
+        raise ParameterError(f"metric={metric!r} must be one of {METRICS}")
+    if any("MIX" not in scores for scores in per_track_scores):
+        raise ParameterError("every track needs a 'MIX' row (the mixture as estimate): it is the reference point")
+    methods = ["MIX"] + [m for m in dict.fromkeys(m for s in per_track_scores for m in s) if m != "MIX"]
+    values, counts = {}, {}
+    for method in methods:
+        rows = [s[method] for s in per_track_scores if method in s]
+        counts[method] = len(rows)
+        targets = list(dict.fromkeys(t for r in rows for t in r))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            values[method] = {t: float(np.nanmedian([r[t][metric] for r in rows if t in r])) for t in targets}
+    return ResultsTable(values, counts, metric)

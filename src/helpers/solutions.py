@@ -3,7 +3,7 @@
 A checker never raises on a wrong or missing answer (``None`` means "not attempted yet"), so a notebook runs top
 to bottom before the learner has solved anything.
 
-Taught in: notebooks/01_waveforms_and_mixtures.ipynb, notebooks/02_waveform_fnn.ipynb, notebooks/03_stft.ipynb
+Taught in: notebooks/01_waveforms_and_mixtures.ipynb to notebooks/04_masks_and_spectrogram_fnn.ipynb
 """
 
 from __future__ import annotations
@@ -120,3 +120,29 @@ def check_stft(stft_matrix, audio: np.ndarray, n_fft: int, hop_length: int) -> b
 
     expected = librosa.stft(np.asarray(audio, dtype=np.float64), n_fft=n_fft, hop_length=hop_length, center=False)
     return _compare(stft_matrix, expected, "STFT by hand", atol=1e-6, rtol=1e-4)
+
+
+def check_ratio_mask(mask, stems_stft: dict, target: str, power: float = 1.0) -> bool:
+    """Exercise (04): the ideal ratio mask ``|S_t|^p / sum_k |S_k|^p`` of one target, within 1e-4.
+
+    Returns
+    -------
+    ok : bool
+    """
+    from helpers.masks import ratio_masks
+
+    return _compare(mask, ratio_masks(stems_stft, power=power)[target], f"IRM (power {power}) for {target}",
+                    atol=1e-4)
+
+
+def check_masked_estimate(estimate, mask: np.ndarray, mixture_stft: np.ndarray, hop_length: int, length: int) -> bool:
+    """Exercise (04): apply a mask by hand — mask × mixture STFT, then the ISTFT — to ``length`` samples.
+
+    Returns
+    -------
+    ok : bool
+    """
+    from helpers.masks import apply_mask
+
+    return _compare(estimate, apply_mask(mask, mixture_stft, hop_length=hop_length, length=length),
+                    "masked estimate", atol=1e-4)

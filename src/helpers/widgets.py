@@ -331,3 +331,128 @@ def track_picker(tracks, stems=("vocals", "drums", "bass", "other")):
     box = w.VBox([menu, table])
     box.menu, box.table = menu, table
     return box
+
+
+MASK_TYPES = ("IBM", "IRM1", "IRM2")
+
+
+def mask_lab_view(stems_stft: dict, mixture_stft: np.ndarray, references: dict, target: str, mask_type: str = "IRM1",
+                  exponent: float = 1.0, threshold: float = 0.0, sample_rate: int = 22050,
+                  hop_length: int = 256, with_sdr: bool = True) -> dict:
+    """Everything the mask lab shows for one setting: the mask, the estimate and its scores.
+
+    The ideal mask of the chosen type is raised to ``exponent`` and, when ``threshold > 0``, binarised at it.
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+
+    Parameters
+    ----------
+    stems_stft : dict[str, np.ndarray [shape=(n_bins, n_frames)]]
+        STFTs of all four stems (mono).
+    mixture_stft : np.ndarray [shape=(n_bins, n_frames)]
+    references : dict[str, np.ndarray [shape=(n_samples,)]]
+        Time-domain stems, for scoring; also holds ``"mixture"``.
+    target : str
+    mask_type : {"IBM", "IRM1", "IRM2"}
+    exponent : float > 0
+    threshold : float in [0, 1]
+        0 keeps the soft mask.
+    sample_rate, hop_length : int
+    with_sdr : bool
+        Also compute museval's SDR (about half a second for 10 s); SI-SDR is always computed.
+
+    Returns
+    -------
+    view : dict
+        ``mask`` (n_bins, n_frames), ``estimate`` (n_samples,), ``si_sdr`` and ``sdr`` (dB; ``sdr`` is None
+        without ``with_sdr``).
+
+    Raises
+    ------
+    ParameterError
+        If ``target`` or ``mask_type`` is unknown, or ``exponent``/``threshold`` are out of range.
+    """
+    from helpers import evaluation, masks
+
+    if target not in stems_stft:
+        raise ParameterError(f"target={target!r} is not one of {list(stems_stft)}")
+    if mask_type not in MASK_TYPES:
+        raise ParameterError(f"mask_type={mask_type!r} must be one of {MASK_TYPES}")
+    ideal = masks.binary_masks(stems_stft) if mask_type == "IBM" else masks.ratio_masks(
+        stems_stft, power=1 if mask_type == "IRM1" else 2)
+    mask = masks.soft_mask(ideal[target], np.ones_like(ideal[target]), exponent=exponent,
+                           threshold=threshold if threshold > 0 else None)
+    n = references["mixture"].shape[-1]
+    estimate = masks.apply_mask(mask, mixture_stft, hop_length=hop_length, length=n)
+    view = {"mask": mask, "estimate": estimate, "si_sdr": evaluation.si_sdr(references[target], estimate),
+            "sdr": None}
+    if with_sdr:
+        if np.any(estimate):
+            view["sdr"] = evaluation.bss_eval_target(references[target], estimate, references["mixture"],
+                                                     sample_rate)["SDR"]
+        else:
+            view["sdr"] = float("nan")
+    return view
+
+
+def mask_lab(references: dict, sample_rate: int, n_fft: int = 1024, hop_length: int = 256):
+    """The mask lab: choose target, mask type, exponent and threshold; hear the estimate and see its scores.
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+
+    Parameters
+    ----------
+    references : dict[str, np.ndarray [shape=(n_samples,)]]
+        Mono ``mixture`` and the four stems.
+    sample_rate : int
+    n_fft, hop_length : int
+
+    Returns
+    -------
+    widget : ipywidgets.VBox
+        ``.update()`` recomputes and returns the :func:`mask_lab_view` dict; ``.audio`` plays the estimate;
+        ``.picture`` shows the mask (PNG); ``.scores`` is the HTML read-out.
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from helpers import spectral
+
+    stems = [k for k in references if k != "mixture"]
+    stems_stft = {k: spectral.stft(references[k], n_fft=n_fft, hop_length=hop_length) for k in stems}
+    mixture_stft = spectral.stft(references["mixture"], n_fft=n_fft, hop_length=hop_length)
+    target = w.Dropdown(options=stems, value=stems[0], description="target")
+    mask_type = w.ToggleButtons(options=list(MASK_TYPES), value="IRM1", description="mask")
+    exponent = w.FloatLogSlider(value=1.0, base=2, min=-2, max=3, step=0.25, description="exponent",
+                                continuous_update=False)
+    threshold = w.FloatSlider(value=0.0, min=0.0, max=0.95, step=0.05, description="threshold",
+                              continuous_update=False)
+    scores = w.HTML()
+    player = w.Audio(format="wav", autoplay=False)
+    picture = w.Image(format="png")
+    with plt.ioff():
+        figure, ax = plt.subplots(figsize=(8, 2.6))
+    image = ax.imshow(np.zeros((2, 2)), origin="lower", aspect="auto", cmap="gray_r", vmin=0, vmax=1,
+                      extent=[0, references["mixture"].shape[-1] / sample_rate, 0, sample_rate / 2])
+    ax.set(xlabel="time (s)", ylabel="frequency (Hz)")
+    figure.colorbar(image, ax=ax, label="mask")
+
+    def update(_=None):
+        view = mask_lab_view(stems_stft, mixture_stft, references, target.value, mask_type.value, exponent.value,
+                             threshold.value, sample_rate, hop_length)
+        image.set_data(view["mask"])
+        ax.set_title(f"{mask_type.value} for {target.value}, exponent {exponent.value:.2f}"
+                     + (f", threshold {threshold.value:.2f}" if threshold.value > 0 else ""))
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+        picture.value = buffer.getvalue()
+        scores.value = f"SDR <b>{view['sdr']:.2f} dB</b> · SI-SDR {view['si_sdr']:.2f} dB"
+        player.value = wav_bytes(view["estimate"], sample_rate)
+        return view
+
+    for control in (target, mask_type, exponent, threshold):
+        control.observe(update, names="value")
+    update()
+    box = w.VBox([w.HBox([target, mask_type]), w.HBox([exponent, threshold]), picture, scores, player])
+    box.update, box.audio, box.picture, box.scores = update, player, picture, scores
+    return box
