@@ -125,3 +125,12 @@ def test_mask_lab_widget_updates(mono_references):
     lab.children[0].children[0].value = "drums"
     assert lab.scores.value != first
     assert _decode(lab.audio.value)[0].shape == mono_references["mixture"].shape
+
+
+def test_widget_figures_stay_out_of_pyplot(mono_references):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    widgets.mask_lab(mono_references, 8000)
+    widgets.stft_explorer({"mixture": mono_references["mixture"]}, 8000)
+    assert plt.get_fignums() == before  # a later plt.show() in the notebook will not display them again

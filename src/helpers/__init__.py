@@ -18,6 +18,7 @@ NOTEBOOKS = (
     "01_waveforms_and_mixtures",
     "02_waveform_fnn",
     "03_stft",
+    "04_masks_and_spectrogram_fnn",
 )
 
 #: Where the course is published; the notebooks' Colab setup cell and badges point here.

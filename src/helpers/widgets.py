@@ -242,7 +242,7 @@ def stft_explorer(excerpts: dict, sample_rate: int):
         ``.audio`` the player of the reconstruction.
     """
     import ipywidgets as w
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     names = list(excerpts)
     excerpt = w.Dropdown(options=names, description="excerpt")
@@ -254,8 +254,8 @@ def stft_explorer(excerpts: dict, sample_rate: int):
     info = w.HTML()
     player = w.Audio(format="wav", autoplay=False)
     picture = w.Image(format="png")
-    with plt.ioff():
-        figure, ax = plt.subplots(figsize=(9, 3.2))
+    figure = Figure(figsize=(9, 3.2))  # not registered with pyplot: it never shows up in another cell's output
+    ax = figure.subplots()
     image = None
 
     def update(_=None):
@@ -414,7 +414,7 @@ def mask_lab(references: dict, sample_rate: int, n_fft: int = 1024, hop_length: 
         ``.picture`` shows the mask (PNG); ``.scores`` is the HTML read-out.
     """
     import ipywidgets as w
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from helpers import spectral
 
@@ -430,12 +430,12 @@ def mask_lab(references: dict, sample_rate: int, n_fft: int = 1024, hop_length: 
     scores = w.HTML()
     player = w.Audio(format="wav", autoplay=False)
     picture = w.Image(format="png")
-    with plt.ioff():
-        figure, ax = plt.subplots(figsize=(8, 2.6))
-    image = ax.imshow(np.zeros((2, 2)), origin="lower", aspect="auto", cmap="gray_r", vmin=0, vmax=1,
+    figure = Figure(figsize=(8, 2.6))  # not registered with pyplot: it never shows up in another cell's output
+    ax = figure.subplots()
+    image = ax.imshow(np.zeros((2, 2)), origin="lower", aspect="auto", cmap="gray", vmin=0, vmax=1,
                       extent=[0, references["mixture"].shape[-1] / sample_rate, 0, sample_rate / 2])
     ax.set(xlabel="time (s)", ylabel="frequency (Hz)")
-    figure.colorbar(image, ax=ax, label="mask")
+    figure.colorbar(image, ax=ax, label="mask (white = keep)")
 
     def update(_=None):
         view = mask_lab_view(stems_stft, mixture_stft, references, target.value, mask_type.value, exponent.value,
