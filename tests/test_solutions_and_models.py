@@ -84,6 +84,18 @@ def test_mask_checkers(signal, capsys):
     assert not solutions.check_masked_estimate(estimate[:-1], irm, mixture_stft, spectral.HOP_LENGTH, signal.size)
 
 
+def test_unet_exercise_checkers(capsys):
+    from helpers.evaluation import ResultsTable
+
+    assert solutions.check_bottleneck_shape((16, 4, 128))
+    assert not solutions.check_bottleneck_shape((16, 4, 256))
+    table = ResultsTable({"MIX": {"drums": -4.0}, "IRM1": {"drums": 6.0}, "U-Net": {"drums": 4.0}},
+                         {"MIX": 1, "IRM1": 1, "U-Net": 1}, "SDR")
+    assert solutions.check_gain_share(80.0, table, "U-Net", "drums")
+    assert not solutions.check_gain_share(40.0, table, "U-Net", "drums")
+    assert not solutions.check_gain_share(None, table, "U-Net", "drums")
+
+
 def test_waveform_fnn_shapes_and_overlap_add_separation():
     import keras
 

@@ -19,6 +19,7 @@ NOTEBOOKS = (
     "02_waveform_fnn",
     "03_stft",
     "04_masks_and_spectrogram_fnn",
+    "05_unet_vocals_drums",
 )
 
 #: Where the course is published; the notebooks' Colab setup cell and badges point here.

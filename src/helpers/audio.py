@@ -191,11 +191,22 @@ def save(path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT", over
         with sf.SoundFile(tmp, "w", int(sample_rate), n_channels, subtype=subtype) as f:
             _no_peak_chunk(f)
             f.write(np.asarray(audio).T)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def publish(tmp, path) -> None:
+    """Give a finished temporary file the usual permissions (``mkstemp`` makes it private) and rename it to ``path``.
+
+    The rename is atomic on one file system, so readers see the old file or the new one, never half of one.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
 
 
 def _no_peak_chunk(sound_file) -> None:

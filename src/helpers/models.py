@@ -1,10 +1,12 @@
 """The course's networks, in Keras 3 (layers and ``keras.ops`` only, so they build under any backend).
 
-Taught in: notebooks/02_waveform_fnn.ipynb
+Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb,
+notebooks/05_unet_vocals_drums.ipynb
 """
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 from helpers import spectral
@@ -38,7 +40,6 @@ def waveform_fnn(frame_length: int = 512, sources=("piano", "violin"), hidden=(1
     ParameterError
         If ``frame_length`` or a width is not positive, or ``sources`` is empty.
     """
-    import keras
 
     if frame_length <= 0 or not hidden or min(hidden) <= 0:
         raise ParameterError(f"frame_length={frame_length} and hidden={hidden} must be positive")
@@ -176,13 +177,12 @@ def spectrogram_fnn(n_bins: int = spectral.N_FFT // 2 + 1, context: int = 3, tar
     ----------
     .. [1] Uhlich, Giron & Mitsufuji, "Deep neural network based instrument extraction from music", ICASSP 2015.
     """
-    import keras
 
     if n_bins <= 0 or not hidden or min(hidden) <= 0 or not 0 <= dropout < 1:
         raise ParameterError(f"n_bins={n_bins}, hidden={hidden}, dropout={dropout} are out of range")
     inputs = keras.Input((2 * context + 1, n_bins), name="mixture_magnitude")
-    centre = keras.layers.Lambda(lambda m: m[:, context, :], name="centre_frame")(inputs)
-    x = keras.layers.Lambda(lambda m: keras.ops.log1p(m), name="log1p")(inputs)
+    centre = CentreFrame(context, name="centre_frame")(inputs)
+    x = Log1p(name="log1p")(inputs)
     x = keras.layers.Flatten()(x)
     for i, width in enumerate(hidden):
         x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}")(x)
@@ -256,3 +256,157 @@ def separate_spectrogram_fnn(model, mixture: np.ndarray, context: int, n_fft: in
         estimate = np.minimum(estimate, magnitude)  # a mask never exceeds one
         estimates[target] = spectral.istft(estimate * phase, hop_length=hop_length, length=mixture.shape[-1])
     return estimates
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class Log1p(keras.layers.Layer):
+    """``log(1 + x)``: compresses the dynamic range of magnitudes. A registered layer, so Keras's safe-mode loading
+    accepts models that use it (a ``Lambda`` layer would be refused).
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+    """
+
+    def call(self, inputs):
+        return keras.ops.log1p(inputs)
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class CentreFrame(keras.layers.Layer):
+    """Select the centre frame of a context window: ``(batch, 2c + 1, n_bins) -> (batch, n_bins)``.
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+    """
+
+    def __init__(self, context: int, **kwargs):
+        super().__init__(**kwargs)
+        self.context = int(context)
+
+    def call(self, inputs):
+        return inputs[:, self.context, :]
+
+    def get_config(self):
+        return {**super().get_config(), "context": self.context}
+
+
+def unet(targets=("vocals", "drums"), n_bins: int = spectral.N_FFT // 2 + 1, n_frames: int = 128,
+         base_filters: int = 8, depth: int = 5, kernel_size: int = 5, dropout: float = 0.5):
+    """A U-Net that predicts one soft mask per target from a mixture magnitude spectrogram (Jansson et al. 2017).
+
+    Layout ``(batch, n_bins, n_frames, 1)``: frequency rows, time columns, one channel (each audio channel is
+    separated on its own). Inside: ``log1p`` compression; the top bin (Nyquist) is cropped so the frequency axis is
+    a power of two; an encoder of ``depth`` strided 5×5 convolutions (``base_filters`` doubling each level,
+    BatchNorm, leaky ReLU 0.2); a decoder of strided transposed convolutions (BatchNorm, ReLU, dropout in its first
+    three layers) with skip connections; and, shared by all targets up to there, **one sigmoid mask head per
+    target** (a 3×3 convolution). Each mask is padded back to ``n_bins`` (zero at Nyquist) and multiplies the
+    mixture magnitude, so the model's outputs are magnitude estimates, trained with L1 against the targets'.
+
+    Defaults, and why: 22.05 kHz with ``n_fft=1024``, ``hop_length=256`` (46-ms frames, 0–11 kHz: the course's STFT;
+    Jansson used 8 kHz, the seed project 11.025 kHz — 22.05 kHz keeps cymbals and sibilants); 128 frames (1.5 s of
+    context, against the spectrogram FNN's 80 ms); ``base_filters=8`` and ``depth=5`` (8…128 filters, about 0.8 M
+    parameters, a 3-MB checkpoint that trains on a laptop CPU) instead of Jansson's 16…512 and depth 6 (about 10 M).
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
+    Parameters
+    ----------
+    targets : sequence of str
+        One head per target; ``("bass",)`` gives a bass separator (its residual is the "bassless" track).
+    n_bins : int
+        Frequency bins of the input, ``n_fft // 2 + 1``; ``n_bins - 1`` must be divisible by ``2 ** depth``.
+    n_frames : int
+        Frames per patch; divisible by ``2 ** depth``.
+    base_filters, depth, kernel_size : int
+    dropout : float in [0, 1)
+
+    Returns
+    -------
+    model : keras.Model
+        Input ``(batch, n_bins, n_frames, 1)`` magnitudes; outputs ``{target: (batch, n_bins, n_frames, 1)}``.
+
+    Raises
+    ------
+    ParameterError
+        If the sizes are not divisible by ``2 ** depth`` or a parameter is out of range.
+
+    References
+    ----------
+    .. [1] Jansson, Humphrey, Montecchio, Bittner, Kumar & Weyde, "Singing voice separation with deep U-Net
+       convolutional networks", ISMIR 2017.
+    .. [2] Ronneberger, Fischer & Brox, "U-Net: convolutional networks for biomedical image segmentation", 2015.
+    """
+    from keras import layers
+
+    from helpers.data import check_targets
+
+    targets = check_targets(targets)
+    if depth < 1 or base_filters < 1 or kernel_size < 1 or not 0 <= dropout < 1:
+        raise ParameterError(f"depth={depth}, base_filters={base_filters}, kernel_size={kernel_size}, "
+                             f"dropout={dropout} are out of range")
+    scale = 2 ** depth
+    if (n_bins - 1) % scale or n_frames % scale:
+        raise ParameterError(f"n_bins - 1 = {n_bins - 1} and n_frames = {n_frames} must be divisible by "
+                             f"2 ** depth = {scale}")
+    inputs = keras.Input((n_bins, n_frames, 1), name="mixture_magnitude")
+    x = layers.Cropping2D(((0, 1), (0, 0)), name="drop_nyquist")(inputs)
+    x = Log1p(name="log1p")(x)
+    skips = []
+    for level in range(depth):
+        x = layers.Conv2D(base_filters * 2 ** level, kernel_size, strides=2, padding="same",
+                          name=f"encoder_{level}")(x)
+        x = layers.BatchNormalization(name=f"encoder_{level}_bn")(x)
+        x = layers.LeakyReLU(0.2, name=f"encoder_{level}_act")(x)
+        skips.append(x)
+    for level in reversed(range(depth)):
+        if level != depth - 1:
+            x = layers.Concatenate(name=f"skip_{level}")([x, skips[level]])
+        filters = base_filters * 2 ** max(level - 1, 0)
+        x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same", name=f"decoder_{level}")(x)
+        x = layers.BatchNormalization(name=f"decoder_{level}_bn")(x)
+        x = layers.ReLU(name=f"decoder_{level}_act")(x)
+        if depth - 1 - level < 3 and dropout > 0:
+            x = layers.Dropout(dropout, name=f"decoder_{level}_dropout")(x)
+    outputs = {}
+    for target in targets:
+        mask = layers.Conv2D(1, 3, padding="same", activation="sigmoid", name=f"{target}_mask")(x)
+        mask = layers.ZeroPadding2D(((0, 1), (0, 0)), name=f"{target}_mask_full")(mask)
+        outputs[target] = layers.Multiply(name=target)([mask, inputs])
+    return keras.Model(inputs, outputs, name="unet_" + "_".join(targets))
+
+
+def unet_masks(model, magnitude: np.ndarray, n_frames: int | None = None, batch_size: int = 8) -> dict:
+    """Predict each target's mask for a whole magnitude spectrogram, patch by patch (no overlap).
+
+    The spectrogram is cut into ``n_frames``-frame patches (the last zero-padded), each channel separately.
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
+    Parameters
+    ----------
+    model : keras.Model
+        From :func:`unet`.
+    magnitude : np.ndarray [shape=(..., n_bins, n_total_frames)]
+    n_frames : int or None
+        Patch length; ``None`` reads it from the model's input.
+    batch_size : int
+
+    Returns
+    -------
+    masks : dict[str, np.ndarray [shape=magnitude.shape]], values in [0, 1]
+    """
+    n_frames = n_frames or model.input_shape[2]
+    magnitude = np.asarray(magnitude, dtype=np.float32)
+    lead, (n_bins, total) = magnitude.shape[:-2], magnitude.shape[-2:]
+    flat = magnitude.reshape(-1, n_bins, total)
+    n_patches = int(np.ceil(total / n_frames))
+    padded = np.zeros((flat.shape[0], n_bins, n_patches * n_frames), dtype=np.float32)
+    padded[..., :total] = flat
+    patches = padded.reshape(flat.shape[0], n_bins, n_patches, n_frames).transpose(0, 2, 1, 3)
+    patches = patches.reshape(-1, n_bins, n_frames, 1)
+    predictions = model.predict(patches, batch_size=batch_size, verbose=0)
+    masks = {}
+    for target, estimate in predictions.items():
+        mask = estimate[..., 0] / np.maximum(patches[..., 0], 1e-8)
+        mask = np.where(patches[..., 0] > 1e-8, mask, 0.0).clip(0, 1)
+        mask = mask.reshape(flat.shape[0], n_patches, n_bins, n_frames).transpose(0, 2, 1, 3)
+        masks[target] = mask.reshape(flat.shape[0], n_bins, -1)[..., :total].reshape(lead + (n_bins, total))
+    return masks

@@ -3,7 +3,7 @@
 A checker never raises on a wrong or missing answer (``None`` means "not attempted yet"), so a notebook runs top
 to bottom before the learner has solved anything.
 
-Taught in: notebooks/01_waveforms_and_mixtures.ipynb to notebooks/04_masks_and_spectrogram_fnn.ipynb
+Taught in: notebooks/01_waveforms_and_mixtures.ipynb to notebooks/05_unet_vocals_drums.ipynb
 """
 
 from __future__ import annotations
@@ -146,3 +146,33 @@ def check_masked_estimate(estimate, mask: np.ndarray, mixture_stft: np.ndarray, 
 
     return _compare(estimate, apply_mask(mask, mixture_stft, hop_length=hop_length, length=length),
                     "masked estimate", atol=1e-4)
+
+
+def check_bottleneck_shape(shape, n_bins: int = 512, n_frames: int = 128, depth: int = 5,
+                           base_filters: int = 8) -> bool:
+    """Exercise (05): the U-Net bottleneck's ``(n_bins, n_frames, channels)`` after ``depth`` stride-2 layers.
+
+    Returns
+    -------
+    ok : bool
+    """
+    expected = (n_bins // 2 ** depth, n_frames // 2 ** depth, base_filters * 2 ** (depth - 1))
+    if shape is None:
+        return _report(False, "bottleneck shape", "no answer yet (the variable is None)")
+    return _report(tuple(int(v) for v in shape) == expected, "bottleneck shape", f"you: {tuple(shape)}")
+
+
+def check_gain_share(share, table, method: str, target: str, oracle: str = "IRM1") -> bool:
+    """Exercise (05): the share (in %) of the oracle's SDR gain over MIX that a method recovers, within 0.5 %.
+
+    ``100 * (SDR_method - SDR_MIX) / (SDR_oracle - SDR_MIX)`` from a :class:`helpers.evaluation.ResultsTable`.
+
+    Returns
+    -------
+    ok : bool
+    """
+    if share is None:
+        return _report(False, "share of the oracle's gain", "no answer yet (the variable is None)")
+    v = table.values
+    expected = 100 * (v[method][target] - v["MIX"][target]) / (v[oracle][target] - v["MIX"][target])
+    return _report(abs(float(share) - expected) <= 0.5, "share of the oracle's gain", f"you: {float(share):.1f} %")
