@@ -552,10 +552,11 @@ def make_duet(seed: int, index: int, subset: str = "train", duration: float = 8.
     bar_length = 4 * plan["beat"]
     for bar in range(plan["n_bars"]):
         pitches = np.concatenate([[chord_pitches(plan, bar, 36)[0]], chord_pitches(plan, bar, 48)])
-        for hit in range(int(rng.choice([1, 2, 4]))):
+        n_hits = int(rng.choice([1, 2, 4]))
+        for hit in range(n_hits):
             for p in pitches:
-                note = _piano_note(midi_to_hz(p), bar_length / 4, sample_rate, rng) * rng.uniform(0.5, 0.7)
-                _place(piano, bar * bar_length + hit * bar_length / 4 * (4 // max(1, hit + 1)), note, sample_rate)
+                note = _piano_note(midi_to_hz(p), bar_length / n_hits, sample_rate, rng) * rng.uniform(0.5, 0.7)
+                _place(piano, bar * bar_length + hit * bar_length / n_hits, note, sample_rate)
     violin = np.zeros(n)
     scale = SCALES[plan["mode"]]
     melody = [plan["key"] + 72 + 12 * (d // 7) + scale[d % 7] for d in range(-3, 8)]
@@ -650,7 +651,7 @@ def generate(root=DEFAULT_ROOT, n_train: int = 50, n_test: int = 10, duration: f
     root = Path(root)
     settings = {"n_train": n_train, "n_test": n_test, "duration": duration, "seed": seed,
                 "n_duets_train": n_duets_train, "n_duets_test": n_duets_test, "duet_duration": duet_duration,
-                "sample_rate": sample_rate, "version": 1}
+                "sample_rate": sample_rate, "version": 2}
     settings_file = root / "settings.json"
     if not force and settings_file.exists() and json.loads(settings_file.read_text()) == settings:
         return root
