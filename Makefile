@@ -39,7 +39,7 @@ test-compat:
 	$(VENV312)/bin/python -c 'import sys, librosa; print("compat run: Python", sys.version.split()[0], "librosa", librosa.__version__)'
 	$(VENV312)/bin/python -m pytest tests
 
-# Train the shipped U-Net checkpoint on the generated dataset (about 15 minutes on 2 CPU cores).
+# Train the shipped U-Net checkpoint on the generated dataset (about 20 minutes on 2 CPU cores).
 pretrained: data
 	$(PY) -m helpers.train --epochs 40 --model-path src/helpers/pretrained/unet_vocals_drums.keras
 
