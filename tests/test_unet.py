@@ -117,3 +117,13 @@ def test_unet_builds_under_another_backend(backend):
                             env={"KERAS_BACKEND": backend, "PATH": ""}, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == backend
+
+
+def test_model_config_reads_back_the_build_arguments(tmp_path):
+    import keras
+
+    settings = dict(targets=["bass"], n_bins=65, n_frames=16, base_filters=2, depth=2)
+    model = models.unet(**settings)
+    assert training.model_config(model) == settings
+    model.save(tmp_path / "m.keras")
+    assert training.model_config(keras.models.load_model(tmp_path / "m.keras", safe_mode=True)) == settings

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import data, spectral
+from helpers import data, models, spectral
 from helpers.exceptions import ParameterError
 
 #: The shipped checkpoint, trained by ``make pretrained`` on the generated dataset.
@@ -37,17 +37,19 @@ def distribution_strategy():
 
 
 def model_config(model) -> dict:
-    """The :func:`helpers.models.unet` arguments that rebuild ``model`` (stored in its model card)."""
-    return dict(model._unet_config)
+    """Read back the :func:`helpers.models.unet` arguments that rebuild ``model`` (stored in its model card).
 
+    Everything is read from the model itself — input shape, output names, encoder layers — so it also works on a
+    model loaded from a file.
 
-def build_unet(**config):
-    """Build :func:`helpers.models.unet` and remember its arguments on the model (for export and the card)."""
-    from helpers import models
-
-    model = models.unet(**config)
-    model._unet_config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items()}
-    return model
+    Returns
+    -------
+    config : dict
+        ``targets``, ``n_bins``, ``n_frames``, ``base_filters``, ``depth``.
+    """
+    encoders = [layer for layer in model.layers if layer.name.startswith("encoder_") and layer.name[8:].isdigit()]
+    return {"targets": list(model.output), "n_bins": int(model.input_shape[1]), "n_frames": int(model.input_shape[2]),
+            "base_filters": int(encoders[0].filters), "depth": len(encoders)}
 
 
 def train_unet(train_tracks, valid_tracks, model_path, targets=("vocals", "drums"), epochs: int = 30,
@@ -123,7 +125,7 @@ def train_unet(train_tracks, valid_tracks, model_path, targets=("vocals", "drums
     valid_data = data.tf_dataset(valid_cache, targets, batch_size, shuffle=False)
     config = dict(targets=targets, n_bins=n_fft // 2 + 1, n_frames=n_frames, base_filters=base_filters, depth=depth)
     with distribution_strategy().scope():
-        model = build_unet(**config)
+        model = models.unet(**config)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss={t: "mae" for t in targets})
     model_path.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = model_path.with_name(f".{model_path.stem}.training.keras")
@@ -159,7 +161,7 @@ def export(model, path) -> Path:
     from helpers.audio import publish
 
     path = Path(path)
-    clean = build_unet(**model_config(model))
+    clean = models.unet(**model_config(model))
     clean.set_weights(model.get_weights())
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
     os.close(fd)
@@ -203,8 +205,6 @@ def load_unet(path=None):
     """
     import keras
 
-    from helpers import models  # noqa: F401 (registers the custom layers)
-
     path = Path(path) if path is not None else PRETRAINED
     if not path.is_file():
         raise ParameterError(f"{path}: no such model file (train one with `make pretrained`)")
@@ -214,8 +214,6 @@ def load_unet(path=None):
         raise ParameterError(f"{path}: not a loadable Keras model ({type(exc).__name__}: {exc})") from None
     card_path = path.with_suffix(".json")
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-    if card.get("config"):
-        model._unet_config = card["config"]
     return model, card
 
 
@@ -237,8 +235,6 @@ def separate_unet(model, mixture: np.ndarray, n_fft: int = spectral.N_FFT,
     -------
     estimates : dict[str, np.ndarray [shape=mixture.shape]], float32
     """
-    from helpers import models
-
     mixture_stft = spectral.stft(mixture, n_fft=n_fft, hop_length=hop_length)
     masks = models.unet_masks(model, np.abs(mixture_stft))
     return {t: spectral.istft(m * mixture_stft, hop_length=hop_length, length=mixture.shape[-1])
