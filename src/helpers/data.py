@@ -413,9 +413,7 @@ def numpy_batches(path, targets=("vocals", "drums"), batch_size: int = 16, shuff
     """
     import h5py
 
-    targets = _check_cache_targets(path, targets)
-    if batch_size <= 0:
-        raise ParameterError(f"batch_size={batch_size!r} must be positive")
+    targets, _ = _check_batch_request(path, targets, batch_size)
     with h5py.File(path, "r") as f:
         n = f["mixture"].shape[0]
         order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
@@ -425,13 +423,16 @@ def numpy_batches(path, targets=("vocals", "drums"), batch_size: int = 16, shuff
                    {t: to_model_layout(f[t][index]) for t in targets})
 
 
-def _check_cache_targets(path, targets):
+def _check_batch_request(path, targets, batch_size):
+    """Validate a batch request against a cache; return the targets as a tuple and the cache's info."""
     info = cache_info(path)
     targets = check_targets(targets)
     missing = [t for t in targets if t not in info["targets"]]
     if missing:
         raise ParameterError(f"targets {missing} are not in the cache {path} (it has {info['targets']})")
-    return targets
+    if batch_size <= 0:
+        raise ParameterError(f"batch_size={batch_size!r} must be positive")
+    return targets, info
 
 
 def tf_dataset(path, targets=("vocals", "drums"), batch_size: int = 16, shuffle: bool = True, seed: int = 0,
@@ -466,10 +467,7 @@ def tf_dataset(path, targets=("vocals", "drums"), batch_size: int = 16, shuffle:
     import h5py
     import tensorflow as tf
 
-    targets = _check_cache_targets(path, targets)
-    if batch_size <= 0:
-        raise ParameterError(f"batch_size={batch_size!r} must be positive")
-    info = cache_info(path)
+    targets, info = _check_batch_request(path, targets, batch_size)
     n_bins, n_frames = info["shape"]
     names = ("mixture",) + targets
     path = str(path)
