@@ -80,8 +80,24 @@ def test_cli_help_documents_every_option(capsys):
     assert info.value.code == 0
     text = capsys.readouterr().out
     for option in ("--root", "--n-train", "--n-test", "--duration", "--n-duets-train", "--n-duets-test",
-                   "--duet-duration", "--seed", "--sample-rate", "--workers", "--force"):
+                   "--duet-duration", "--seed", "--sample-rate", "--workers", "--force", "--demo-song",
+                   "--demo-seconds"):
         assert option in text
+
+
+def test_demo_song_plays_the_test_songs_in_a_loop(small_dataset, tmp_path):
+    path = synth.demo_song(tmp_path / "demo.wav", duration=9.5, root=small_dataset)  # the one test song is 4 s
+    song, rate = sf.read(path, dtype="float32", always_2d=True)
+    first, _ = sf.read(next((small_dataset / "test").glob("*/mixture.wav")), dtype="float32", always_2d=True)
+    assert rate == 44100 and song.shape == (round(9.5 * rate), 2) and sf.info(path).subtype == "PCM_16"
+    for start in (0, len(first), 2 * len(first)):  # 4 s, 4 s again, then the first 1.5 s
+        piece = song[start:start + len(first)]
+        np.testing.assert_allclose(piece, first[:len(piece)], atol=1 / 2 ** 15)
+    with pytest.raises(ParameterError, match="duration=0"):
+        synth.demo_song(tmp_path / "none.wav", duration=0, root=small_dataset)
+    with pytest.raises(ParameterError, match="no generated songs"):
+        synth.demo_song(tmp_path / "none.wav", root=tmp_path)
+    assert not (tmp_path / "none.wav").exists()
 
 
 @pytest.fixture(scope="module")

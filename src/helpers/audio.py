@@ -9,6 +9,7 @@ Taught in: notebooks/00_setup_check.ipynb, notebooks/01_waveforms_and_mixtures.i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import tempfile
@@ -85,6 +86,54 @@ def _wav_data_chunk_complete(path: Path) -> bool:
     return False  # no data chunk at all
 
 
+def check_file(path, scan: bool = True, block_length: int = 1 << 16):
+    """Check that a path is a complete, readable audio file with finite samples, without loading it whole.
+
+    :func:`load` and the ``separate`` command call it before reading, so every bad input gets the same message.
+
+    Taught in: notebooks/06_separate_your_song.ipynb
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    scan : bool
+        Read the samples block by block and reject NaN or Inf (memory stays flat whatever the length).
+    block_length : int > 0
+        Frames per block of the scan.
+
+    Returns
+    -------
+    info : soundfile's info object
+        ``samplerate`` (Hz), ``channels``, ``frames``, ``duration`` (s), ``format``, ``subtype``.
+
+    Raises
+    ------
+    ParameterError
+        Naming the path and the problem: missing, a directory, empty, not audio, a truncated WAV, no samples,
+        or (with ``scan``) NaN/Inf samples.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ParameterError(f"{path}: no such file")
+    if path.is_dir():
+        raise ParameterError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise ParameterError(f"{path}: file is empty (0 bytes)")
+    if not _wav_data_chunk_complete(path):
+        raise ParameterError(f"{path}: truncated WAV (the data chunk is shorter than its header says)")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise ParameterError(f"{path}: not a readable audio file ({exc})") from None
+    if info.frames <= 0:
+        raise ParameterError(f"{path}: contains no samples")
+    if scan:
+        for block in sf.blocks(str(path), blocksize=block_length, dtype="float32", always_2d=True):
+            if not np.all(np.isfinite(block)):
+                raise ParameterError(f"{path}: contains non-finite samples (NaN or Inf)")
+    return info
+
+
 def load(path, sample_rate: int | None = None, mono: bool = False) -> tuple[np.ndarray, int]:
     """Read an audio file into a float32 array, optionally resampled and mixed down to mono.
 
@@ -115,20 +164,11 @@ def load(path, sample_rate: int | None = None, mono: bool = False) -> tuple[np.n
     path = Path(path)
     if sample_rate is not None and (not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0):
         raise ParameterError(f"sample_rate={sample_rate!r} must be a positive integer or None")
-    if not path.exists():
-        raise ParameterError(f"{path}: no such file")
-    if path.is_dir():
-        raise ParameterError(f"{path}: is a directory, not an audio file")
-    if path.stat().st_size == 0:
-        raise ParameterError(f"{path}: file is empty (0 bytes)")
-    if not _wav_data_chunk_complete(path):
-        raise ParameterError(f"{path}: truncated WAV (the data chunk is shorter than its header says)")
+    check_file(path, scan=False)
     try:
         data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+    except (sf.LibsndfileError, RuntimeError) as exc:
         raise ParameterError(f"{path}: not a readable audio file ({exc})") from None
-    if data.shape[0] == 0:
-        raise ParameterError(f"{path}: contains no samples")
     if not np.all(np.isfinite(data)):
         raise ParameterError(f"{path}: contains non-finite samples (NaN or Inf)")
     audio = np.ascontiguousarray(data.T)  # (n_channels, n_samples)
@@ -183,19 +223,58 @@ def save(path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT", over
         raise ParameterError(f"{path}: exists (pass overwrite=True to replace it)")
     if subtype.startswith("PCM") and np.max(np.abs(audio)) > 1.0:
         warnings.warn(f"{path}: samples beyond [-1, 1] are clipped by subtype={subtype}", stacklevel=2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
     n_channels = 1 if audio.ndim == 1 else audio.shape[0]
-    try:
-        with sf.SoundFile(tmp, "w", int(sample_rate), n_channels, subtype=subtype) as f:
-            _no_peak_chunk(f)
-            f.write(np.asarray(audio).T)
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with writers({"audio": path}, int(sample_rate), n_channels, subtype=subtype) as files:
+        files["audio"].write(np.asarray(audio).T)
     return path
+
+
+@contextlib.contextmanager
+def writers(paths: dict, sample_rate: int, n_channels: int, subtype: str = "FLOAT"):
+    """Open several sound files for streaming writes that appear only once all of them are complete.
+
+    Each file is written to a temporary name in its destination folder (created if needed); when the ``with`` block
+    ends normally, every file is renamed into place (:func:`publish`); if it raises, every temporary file is
+    removed and the destinations are untouched. No timestamped PEAK chunk is written, so equal audio gives equal
+    bytes.
+
+    Taught in: notebooks/06_separate_your_song.ipynb
+
+    Parameters
+    ----------
+    paths : dict[str, str or os.PathLike]
+        Names to destinations; each suffix picks its format.
+    sample_rate : int > 0
+        In Hz.
+    n_channels : int > 0
+    subtype : str
+        A soundfile subtype (``"FLOAT"``, ``"PCM_24"``, ``"PCM_16"``).
+
+    Yields
+    ------
+    files : dict[str, soundfile.SoundFile]
+        Open for writing ``(n_samples, n_channels)`` blocks.
+    """
+    temporary, files = {}, {}
+    try:
+        for name, path in paths.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+            os.close(fd)
+            temporary[name] = tmp
+            files[name] = sf.SoundFile(tmp, "w", sample_rate, n_channels, subtype=subtype)
+            _no_peak_chunk(files[name])
+        yield files
+        for f in files.values():
+            f.close()
+        for name, path in paths.items():
+            publish(temporary[name], path)
+    finally:
+        for f in files.values():
+            f.close()
+        for tmp in temporary.values():
+            Path(tmp).unlink(missing_ok=True)
 
 
 def publish(tmp, path) -> None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -44,6 +45,7 @@ import numpy as np
 from scipy import signal as sps
 from scipy.ndimage import uniform_filter1d
 
+from helpers import audio as audio_io
 from helpers import data_dir
 from helpers.exceptions import ParameterError
 
@@ -584,8 +586,6 @@ def make_duet(seed: int, index: int, subset: str = "train", duration: float = 8.
 
 
 def _write_track(job) -> str:
-    from helpers import audio as audio_io
-
     kind, seed, index, subset, duration, sample_rate, folder = job
     make = make_song if kind == "songs" else make_duet
     signals, plan = make(seed, index, subset, duration, sample_rate)
@@ -677,6 +677,54 @@ def generate(root=DEFAULT_ROOT, n_train: int = 50, n_test: int = 10, duration: f
     return root
 
 
+def demo_song(path, duration: float = 180.0, root=DEFAULT_ROOT, subset: str = "test") -> Path:
+    """Write a long mixture made of the generated songs' mixtures, one after another (and again from the first).
+
+    For trying ``separate`` on a file of realistic length (the benchmarks use 3 and 10 minutes). Written block by
+    block as 16-bit PCM, like a song from a CD, and atomically.
+
+    Taught in: notebooks/06_separate_your_song.ipynb
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.wav`` to write.
+    duration : float > 0
+        Seconds.
+    root : str or os.PathLike
+        A generated dataset (:func:`generate`).
+    subset : str
+        ``"train"`` or ``"test"``.
+
+    Returns
+    -------
+    path : pathlib.Path
+
+    Raises
+    ------
+    ParameterError
+        If ``duration`` is not positive or the subset holds no songs.
+    """
+    import soundfile as sf
+
+    if not duration > 0:
+        raise ParameterError(f"duration={duration!r} must be positive")
+    songs = sorted((Path(root) / subset).glob("*/mixture.wav"))
+    if not songs:
+        raise ParameterError(f"{Path(root) / subset}: no generated songs (run `make data`)")
+    info = sf.info(str(songs[0]))
+    remaining = int(round(duration * info.samplerate))
+    path = Path(path)
+    with audio_io.writers({"song": path}, info.samplerate, info.channels, subtype="PCM_16") as files:
+        for i in itertools.count():
+            if remaining <= 0:
+                break
+            signal, _ = sf.read(str(songs[i % len(songs)]), dtype="float32", frames=remaining, always_2d=True)
+            files["song"].write(signal)
+            remaining -= len(signal)
+    return path
+
+
 def main(argv=None) -> int:
     """Command line: ``python -m helpers.synth [options]`` (also ``make data``)."""
     parser = argparse.ArgumentParser(
@@ -695,10 +743,16 @@ def main(argv=None) -> int:
     parser.add_argument("--sample-rate", type=int, default=SAMPLE_RATE, help="in Hz (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="synthesis processes (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the same set exists")
+    parser.add_argument("--demo-song", type=Path, default=None, metavar="PATH",
+                        help="also write a long mixture of the test songs, one after another, to PATH")
+    parser.add_argument("--demo-seconds", type=float, default=180.0,
+                        help="length of the demo song in seconds (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
         root = generate(args.root, args.n_train, args.n_test, args.duration, args.seed, args.n_duets_train,
                         args.n_duets_test, args.duet_duration, args.sample_rate, args.workers, args.force)
+        if args.demo_song is not None:
+            print(f"demo song written to {demo_song(args.demo_song, args.demo_seconds, root)}")
     except ParameterError as exc:
         print(f"synth: error: {exc}", file=sys.stderr)
         return 2
