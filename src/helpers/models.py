@@ -373,6 +373,39 @@ def unet(targets=("vocals", "drums"), n_bins: int = spectral.N_FFT // 2 + 1, n_f
     return keras.Model(inputs, outputs, name="unet_" + "_".join(targets))
 
 
+def unet_mask_model(model, targets=None):
+    """The sub-network of a :func:`unet` that outputs the masks themselves instead of masked magnitudes.
+
+    Shares the weights (no copy); used by :mod:`helpers.separate`, which applies the masks to complex STFTs.
+
+    Taught in: notebooks/06_separate_your_song.ipynb
+
+    Parameters
+    ----------
+    model : keras.Model
+        From :func:`unet` (or loaded from a file it saved).
+    targets : sequence of str or None
+        A subset of the model's outputs; ``None`` keeps them all.
+
+    Returns
+    -------
+    mask_model : keras.Model
+        Input ``(batch, n_bins, n_frames, 1)`` magnitudes; outputs ``{target: (batch, n_bins, n_frames, 1)}`` in [0, 1].
+
+    Raises
+    ------
+    ParameterError
+        If a target is not one of the model's outputs.
+    """
+    available = list(model.output)
+    targets = list(available if targets is None else targets)
+    missing = [t for t in targets if t not in available]
+    if missing:
+        raise ParameterError(f"targets {missing} are not among the model's outputs ({', '.join(available)})")
+    return keras.Model(model.input, {t: model.get_layer(f"{t}_mask_full").output for t in targets},
+                       name=f"{model.name}_masks")
+
+
 def unet_masks(model, magnitude: np.ndarray, n_frames: int | None = None, batch_size: int = 8) -> dict:
     """Predict each target's mask for a whole magnitude spectrogram, patch by patch (no overlap).
 

@@ -203,11 +203,11 @@ def load_unet(path=None):
     ParameterError
         If the file is missing or is not a loadable Keras model.
     """
-    import keras
-
     path = Path(path) if path is not None else PRETRAINED
     if not path.is_file():
         raise ParameterError(f"{path}: no such model file (train one with `make pretrained`)")
+    import keras
+
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # keras raises ValueError, OSError, zipfile errors...
