@@ -20,6 +20,7 @@ NOTEBOOKS = (
     "03_stft",
     "04_masks_and_spectrogram_fnn",
     "05_unet_vocals_drums",
+    "06_separate_your_song",
 )
 
 #: Where the course is published; the notebooks' Colab setup cell and badges point here.

@@ -1,8 +1,10 @@
-"""Run the course's notebooks headless and summarise: the engine of ``make course``.
+"""Run the course end to end: the engine of ``make course``.
 
 ``python -m helpers.course notebooks --out build`` executes every ``NN_*.ipynb`` in order with ``FAST=1`` (unless
-``FAST`` is set), writes the executed copies under ``build/notebooks/`` and prints a table of notebook, status
-and seconds. It exits 1 if any notebook failed, after running all of them.
+``FAST`` is set), writes the executed copies under ``build/notebooks/``, separates a demo song (generated test songs
+one after another) with the ``separate`` command into ``build/separated/``, and prints a table of notebook, status
+and seconds, then the shipped U-Net's score table on the generated test songs (as ``separate`` runs it, against MIX
+and IRM1). It exits 1 if any step failed, after running all of them.
 """
 
 from __future__ import annotations
@@ -56,6 +58,36 @@ def run_notebook(path, out_dir, timeout: int = 1200) -> tuple[str, float, str]:
     return status, seconds, error
 
 
+def separate_demo(out_dir, seconds: float = 30.0) -> int:
+    """Write a demo song of generated test songs to ``out_dir/demo_song.wav`` and separate it into ``out_dir/separated``.
+
+    Returns
+    -------
+    status : int
+        The ``separate`` command's exit status.
+    """
+    from helpers import separate, synth
+
+    song = synth.demo_song(Path(out_dir) / "demo_song.wav", duration=seconds)
+    return separate.main([str(song), "--out", str(Path(out_dir) / "separated"), "--overwrite", "--quiet"])
+
+
+def score_table(n_tracks: int | None = None):
+    """The shipped U-Net (through :func:`helpers.separate.separate`) against MIX and IRM1 on the generated test songs.
+
+    Returns
+    -------
+    table : helpers.evaluation.ResultsTable
+        SDR in dB, median over tracks, at the model's 22.05 kHz.
+    """
+    from helpers import data, evaluation, separate, spectral, training
+
+    tracks = data.load_tracks("generated", "test")[:n_tracks]
+    estimators = {"U-Net (separate)": lambda mixture: separate.separate(mixture, spectral.SAMPLE_RATE)}
+    per_track = training.score_on_tracks(tracks, estimators, baselines=("MIX", "IRM1"))
+    return evaluation.results_table(per_track)
+
+
 def main(argv=None) -> int:
     """Command-line entry point; see the module docstring."""
     parser = argparse.ArgumentParser(prog="python -m helpers.course", description=__doc__.splitlines()[0])
@@ -71,11 +103,19 @@ def main(argv=None) -> int:
     for path in paths:
         print(f"running {path.name} ...", flush=True)
         results.append((path.name, *run_notebook(path, args.out / "notebooks")))
+    print("separating the demo song ...", flush=True)
+    start = time.perf_counter()
+    status = separate_demo(args.out)
+    results.append(("separate demo_song.wav", "ok" if status == 0 else "FAILED", time.perf_counter() - start,
+                    "" if status == 0 else f"exit status {status}"))
     width = max(len(name) for name, *_ in results)
-    print(f"\n{'notebook':<{width}}  status  seconds")
+    print(f"\n{'step':<{width}}  status  seconds")
     for name, status, seconds, error in results:
         print(f"{name:<{width}}  {status:<6}  {seconds:7.1f}" + (f"  {error}" if error else ""))
     print(f"{'total':<{width}}          {sum(r[2] for r in results):7.1f}")
+    print(f"\nstems of the demo song: {args.out / 'separated' / 'demo_song'}/")
+    print("\nThe shipped U-Net on the generated test songs, as `separate` runs it:", flush=True)
+    print(score_table())
     return 0 if all(r[1] == "ok" for r in results) else 1
 
 

@@ -3,7 +3,7 @@
 A checker never raises on a wrong or missing answer (``None`` means "not attempted yet"), so a notebook runs top
 to bottom before the learner has solved anything.
 
-Taught in: notebooks/01_waveforms_and_mixtures.ipynb to notebooks/05_unet_vocals_drums.ipynb
+Taught in: notebooks/01_waveforms_and_mixtures.ipynb to notebooks/06_separate_your_song.ipynb
 """
 
 from __future__ import annotations
@@ -176,3 +176,36 @@ def check_gain_share(share, table, method: str, target: str, oracle: str = "IRM1
     v = table.values
     expected = 100 * (v[method][target] - v["MIX"][target]) / (v[oracle][target] - v["MIX"][target])
     return _report(abs(float(share) - expected) <= 0.5, "share of the oracle's gain", f"you: {float(share):.1f} %")
+
+
+def check_n_windows(n_windows, n_samples: int, chunk_length: int, overlap_length: int) -> bool:
+    """Exercise (06): how many windows the separator runs over a signal of ``n_samples`` (at the model's rate).
+
+    The answer is the length of :func:`helpers.separate.chunk_starts`.
+
+    Returns
+    -------
+    ok : bool
+    """
+    from helpers.separate import chunk_starts
+
+    if n_windows is None:
+        return _report(False, "number of windows", "no answer yet (the variable is None)")
+    expected = len(chunk_starts(n_samples, chunk_length, overlap_length))
+    return _report(int(n_windows) == expected, "number of windows", f"you: {n_windows}")
+
+
+def check_overlap_cost(extra_percent, overlap: float) -> bool:
+    """Exercise (06): how much more model work (in %) an overlap costs than back-to-back windows, within 1 %.
+
+    Windows advance by ``1 - overlap`` of their length, so there are ``1 / (1 - overlap)`` times as many.
+
+    Returns
+    -------
+    ok : bool
+    """
+    if extra_percent is None:
+        return _report(False, "extra work of the overlap", "no answer yet (the variable is None)")
+    expected = 100 * (1 / (1 - overlap) - 1)
+    return _report(abs(float(extra_percent) - expected) <= 1.0, "extra work of the overlap",
+                   f"you: {float(extra_percent):.1f} %")
