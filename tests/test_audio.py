@@ -113,3 +113,29 @@ def test_to_mono_and_peak_normalize(tone):
     assert not silent.any()
     with pytest.raises(ParameterError, match="peak=2"):
         audio.peak_normalize(signal, peak=2)
+
+
+def test_check_file_scans_every_block_without_loading(tmp_path):
+    signal = np.zeros((3 * 4096 + 5, 2), np.float32)
+    signal[2 * 4096 + 1, 1] = np.inf  # in the third block
+    path = tmp_path / "late_inf.wav"
+    sf.write(path, signal, 8000, subtype="FLOAT")
+    info = audio.check_file(path, scan=False)
+    assert (info.samplerate, info.channels, info.frames) == (8000, 2, 3 * 4096 + 5)
+    with pytest.raises(ParameterError, match="non-finite"):
+        audio.check_file(path, block_length=4096)
+
+
+def test_writers_publish_all_files_or_none(tmp_path, tone):
+    signal, sample_rate = tone
+    paths = {"a": tmp_path / "out" / "a.wav", "b": tmp_path / "out" / "b.flac"}
+    with pytest.raises(RuntimeError):
+        with audio.writers(paths, sample_rate, 2, subtype="PCM_24") as files:
+            files["a"].write(signal.T)
+            raise RuntimeError("interrupted")
+    assert list((tmp_path / "out").iterdir()) == []  # no file, no temporary left behind
+    with audio.writers(paths, sample_rate, 2, subtype="PCM_24") as files:
+        for f in files.values():
+            f.write(signal.T)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.wav", "b.flac"]
+    np.testing.assert_allclose(sf.read(paths["b"], dtype="float32")[0], signal.T, atol=2 ** -22)

@@ -94,3 +94,23 @@ def test_results_table_medians_and_mix_first():
     assert "<table>" in table._repr_html_()
     with pytest.raises(ParameterError, match="MIX"):
         evaluation.results_table([{"IRM1": row(1.0)}])
+
+
+def test_seam_error_profile_peaks_where_the_error_is():
+    rng = np.random.default_rng(3)
+    sample_rate, n = 1000, 10_000
+    reference = rng.standard_normal((2, n))
+    estimate = reference + 0.1 * rng.standard_normal((2, n))  # -20 dB everywhere ...
+    seams = [2000, 5000, 8000]
+    for p in seams:
+        estimate[:, p - 20:p + 20] = reference[:, p - 20:p + 20] + rng.standard_normal((2, 40))  # ... 0 dB at seams
+    offsets, ratio = evaluation.seam_error_profile([reference], [estimate], [seams], sample_rate, radius=0.5,
+                                                   frame_length=0.01)
+    assert offsets.shape == ratio.shape == (1000,) and offsets[500] == 0
+    assert ratio[500] == pytest.approx(0.0, abs=1.0)
+    assert np.median(ratio) == pytest.approx(-20.0, abs=1.0)
+    assert np.argmax(ratio) in range(480, 521)
+    with pytest.raises(ParameterError, match="no position"):
+        evaluation.seam_error_profile([reference], [estimate], [[100]], sample_rate, radius=0.5)
+    with pytest.raises(ParameterError, match="one entry per track"):
+        evaluation.seam_error_profile([reference], [], [seams], sample_rate)

@@ -50,6 +50,35 @@ def test_chunk_starts_cover_the_signal_with_full_weight(n_samples):
     assert len(starts) == 1 or starts[-2] + length - overlap < n_samples  # and no window is wasted
 
 
+def test_seams_lie_at_boundaries_or_in_the_middle_of_cross_fades():
+    np.testing.assert_array_equal(separate.seam_positions(350, 100, 0), [100, 200, 300])
+    # windows start at -20, 60, 140, 220, 300: their overlaps are [60, 80), [140, 160), ...
+    np.testing.assert_array_equal(separate.seam_positions(300, 100, 20), [70, 150, 230])
+
+
+def test_chunk_windows_figure_draws_every_window_and_a_unit_sum():
+    import matplotlib.pyplot as plt
+
+    from helpers import plotting
+
+    axes = plotting.chunk_windows(np.zeros((2, 44100 * 3)), 44100, 1000, 250, 1000, seconds=3.0)
+    lines = axes[1].lines
+    assert len(lines) == len(separate.chunk_starts(3000, 1000, 250)) + 1  # one per window, then the sum
+    np.testing.assert_allclose(lines[-1].get_ydata(), 1.0, atol=1e-6)
+    plt.close(axes[0].figure)
+
+
+def test_mask_model_gives_the_masks_the_unet_multiplies():
+    model = models.unet(n_bins=65, n_frames=16, base_filters=2, depth=2)
+    x = np.random.default_rng(5).random((2, 65, 16, 1)).astype(np.float32) + 0.1
+    masks = models.unet_mask_model(model).predict_on_batch(x)
+    outputs = model.predict_on_batch(x)
+    for target in ("vocals", "drums"):
+        np.testing.assert_allclose(np.asarray(masks[target]) * x, outputs[target], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ParameterError, match="not among the model's outputs"):
+        models.unet_mask_model(model, ("bass",))
+
+
 @pytest.mark.parametrize("n_samples", [1, 10, 3839, 3840, 3841, 17 * 3840 + 17])
 @pytest.mark.parametrize("overlap", [0.0, 0.25, 0.5])
 def test_stream_is_aligned_sample_exact(n_samples, overlap):

@@ -96,6 +96,16 @@ def test_unet_exercise_checkers(capsys):
     assert not solutions.check_gain_share(None, table, "U-Net", "drums")
 
 
+def test_separation_exercise_checkers(capsys):
+    assert solutions.check_n_windows(164, 180 * 22050, 32512, 8128)  # ceil((3969000 + 8128) / 24384)
+    assert not solutions.check_n_windows(163, 180 * 22050, 32512, 8128)
+    assert not solutions.check_n_windows(None, 180 * 22050, 32512, 8128)
+    assert solutions.check_overlap_cost(100.0, overlap=0.5)
+    assert solutions.check_overlap_cost(33.3, overlap=0.25)
+    assert not solutions.check_overlap_cost(50.0, overlap=0.5)
+    assert not solutions.check_overlap_cost(None, overlap=0.5)
+
+
 def test_waveform_fnn_shapes_and_overlap_add_separation():
     import keras
 
