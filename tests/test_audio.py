@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import BAD_AUDIO, write_bad_audio
 from helpers import ParameterError, audio
 
 
@@ -22,40 +23,11 @@ def test_load_mono_and_resample(tone_file):
     assert np.max(np.abs(mono[100:-100])) == pytest.approx(0.375, abs=0.01)
 
 
-def _write_truncated_wav(path, tone):
-    signal, sample_rate = tone
-    sf.write(path, signal.T, sample_rate, subtype="PCM_16")
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-
-
-@pytest.mark.parametrize("case, message", [
-    ("missing", "no such file"),
-    ("directory", "is a directory"),
-    ("empty", "file is empty"),
-    ("not_audio", "not a readable audio file"),
-    ("truncated", "truncated WAV"),
-    ("no_samples", "contains no samples"),
-    ("nan", "non-finite"),
-])
-def test_load_bad_inputs_name_file_and_problem(tmp_path, tone, case, message):
-    path = tmp_path / f"{case}.wav"
-    if case == "directory":
-        path.mkdir()
-    elif case == "empty":
-        path.write_bytes(b"")
-    elif case == "not_audio":
-        path.write_text("this is a text file, not a song\n" * 20)
-    elif case == "truncated":
-        _write_truncated_wav(path, tone)
-    elif case == "no_samples":
-        sf.write(path, np.zeros((0, 2), dtype=np.float32), 22050)
-    elif case == "nan":
-        bad = tone[0].copy()
-        bad[0, 10] = np.nan
-        sf.write(path, bad.T, 22050, subtype="FLOAT")
+@pytest.mark.parametrize("case", BAD_AUDIO)
+def test_load_bad_inputs_name_file_and_problem(tmp_path, case):
+    path = write_bad_audio(tmp_path / f"{case}.wav", case)
     before = path.read_bytes() if path.is_file() else None
-    with pytest.raises(ParameterError, match=message) as info:
+    with pytest.raises(ParameterError, match=BAD_AUDIO[case]) as info:
         audio.load(path)
     assert str(path) in str(info.value)
     if before is not None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import BAD_AUDIO, write_bad_audio
 from helpers import ParameterError, data, evaluation, models, separate, training
 
 
@@ -146,6 +147,8 @@ def test_separate_warns_on_silence_and_rejects_bad_input(identity):
         separate.separate(np.full(100, np.nan, np.float32), 22050, targets=("vocals",), model=identity)
     with pytest.raises(ParameterError, match="sample_rate=0"):
         separate.separate(np.zeros(100, np.float32), 0, targets=("vocals",), model=identity)
+    with pytest.raises(ParameterError, match="'drums' is not separated by this separator"):
+        separate.separate(np.zeros(100, np.float32), 22050, targets=("drums",), model=identity)
     with pytest.raises(ParameterError, match="'bass' is not separated by this model"):
         separate.Separator(constant_mask_model({"vocals": 1.0}), targets=("bass",))
     with pytest.raises(ParameterError, match="overlap=0.7"):
@@ -226,34 +229,10 @@ def test_cli_wiener_output_adds_up(song, tmp_path):
     check_outputs_add_up(song, tmp_path / "out")
 
 
-def write_bad(path, case, song):
-    if case == "directory":
-        path.mkdir()
-    elif case == "empty":
-        path.write_bytes(b"")
-    elif case == "not_audio":
-        path.write_text("not a song\n" * 50)
-    elif case == "truncated":
-        content = song.read_bytes()
-        path.write_bytes(content[: len(content) // 2])
-    elif case in ("nan", "inf"):
-        signal = np.zeros((5000, 2), np.float32)
-        signal[4321, 1] = np.nan if case == "nan" else np.inf
-        sf.write(path, signal, 44100, subtype="FLOAT")
-
-
-@pytest.mark.parametrize("case, message", [
-    ("missing", "no such file"),
-    ("directory", "is a directory"),
-    ("empty", "file is empty"),
-    ("not_audio", "not a readable audio file"),
-    ("truncated", "truncated WAV"),
-    ("nan", "non-finite"),
-    ("inf", "non-finite"),
-])
-def test_cli_bad_songs_exit_2_and_write_nothing(song, tmp_path, case, message):
-    bad = tmp_path / "in" / f"{case}.wav"
-    write_bad(bad, case, song)
+@pytest.mark.parametrize("case", BAD_AUDIO)
+def test_cli_bad_songs_exit_2_and_write_nothing(song, tmp_path, case):
+    bad = write_bad_audio(tmp_path / "in" / f"{case}.wav", case)
+    message = BAD_AUDIO[case]
     inputs = digest(tmp_path / "in")
     status, errors = run_cli(song, bad, "--out", tmp_path / "out")  # a good song first: it is not written either
     assert status == 2 and len(errors) == 1

@@ -398,6 +398,10 @@ def separate(audio: np.ndarray, sample_rate: int, targets=("vocals", "drums"), m
         raise ParameterError(f"residual={residual!r} is also a target's name")
     if isinstance(model, Separator):
         separator = model
+        missing = [t for t in targets if t not in separator.targets]
+        if missing:
+            raise ParameterError(f"target {missing[0]!r} is not separated by this separator; it separates "
+                                 + ", ".join(separator.targets))
     elif model is None:
         separator = _shipped_separator(targets, overlap, wiener)
     else:
@@ -522,9 +526,10 @@ def separate_file(song, paths: dict, separator: Separator, progress: bool = True
     residual = list(paths)[-1]
     peak = sum_error = 0.0
     try:
+        bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]"
         with audio_io.writers(paths, info.samplerate, info.channels) as files, \
                 tqdm(total=round(info.duration, 1), unit="s", desc=song.name, disable=not progress,
-                     bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]") as bar:
+                     bar_format=bar_format) as bar:
             for mixture, estimates in separator.stream(_file_blocks(song), info.samplerate, info.channels):
                 stems = sum(estimates[t] for t in paths if t != residual)
                 rest = mixture - stems
