@@ -8,13 +8,16 @@ STAMP  := $(VENV)/.installed
 # Python 3.12 (Colab's version) for the compatibility run; pyenv installs may lack a working shim.
 PY312  ?= $(shell (python3.12 -c 'import sys' >/dev/null 2>&1 && command -v python3.12) || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
 VENV312 := .venv-py312
+# The benchmarks' peers (Open-Unmix, HT Demucs) need PyTorch: a separate environment, never the course's.
+VENV_BENCH := .venv-bench
+BENCH_PACKAGES := torch==2.13.0 numpy soundfile tqdm einops==0.8.2 julius==0.2.8
 
 export FAST ?= 1
 export PYTHONHASHSEED = 0
 export TF_CPP_MIN_LOG_LEVEL = 2
 export KERAS_BACKEND ?= tensorflow
 
-.PHONY: setup test test-compat course data pretrained lab clean
+.PHONY: setup test test-compat course data pretrained bench lab clean
 
 setup: $(STAMP)
 
@@ -45,6 +48,15 @@ pretrained: data
 
 course: data
 	$(PY) -m helpers.course notebooks --out build
+
+# Quality, speed and memory next to the peers: benchmarks/results.md and .json (about 20 minutes on 2 cores).
+bench: data
+	@test -x $(VENV_BENCH)/bin/python || $(PYTHON) -m venv $(VENV_BENCH)
+	@test -f $(VENV_BENCH)/.installed || { \
+		$(VENV_BENCH)/bin/python -m pip install --disable-pip-version-check -q $(BENCH_PACKAGES) && \
+		$(VENV_BENCH)/bin/python -m pip install --disable-pip-version-check -q --no-deps openunmix==1.3.0 demucs==4.1.0 && \
+		touch $(VENV_BENCH)/.installed; }
+	$(PY) benchmarks/run.py --peer-python $(VENV_BENCH)/bin/python
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks

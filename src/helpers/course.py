@@ -59,7 +59,7 @@ def run_notebook(path, out_dir, timeout: int = 1200) -> tuple[str, float, str]:
 
 
 def separate_demo(out_dir, seconds: float = 30.0) -> int:
-    """Write a demo song of generated test songs to ``out_dir/demo_song.wav`` and separate it into ``out_dir/separated``.
+    """Write a demo song (generated test songs) to ``out_dir/demo_song.wav``; separate it into ``out_dir/separated``.
 
     Returns
     -------

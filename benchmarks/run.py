@@ -1,0 +1,450 @@
+"""``make bench``: the course's separator measured for quality, speed and cost, side by side with its peers.
+
+Writes ``benchmarks/results.md`` and ``benchmarks/results.json``. Every timing is repeated (``--runs``) and reported
+as median and min–max; the U-Net and the peers (Open-Unmix, HT Demucs; random weights, CPU PyTorch, in the bench
+environment ``.venv-bench``, see ``benchmarks/peers.py``) run alternately on the same input, so a noisy machine
+moves their ratio less than their absolute times. Benchmarks are not tests: nothing here fails on a time.
+
+Usage: ``python benchmarks/run.py --peer-python .venv-bench/bin/python`` (what ``make bench`` runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = ("vocals", "drums")
+
+
+def stats(values) -> dict:
+    """Median, min and max of repeated measurements (and the runs themselves)."""
+    values = [float(v) for v in values]
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
+
+
+def machine() -> dict:
+    """What ran the benchmark: CPU, cores, memory, versions."""
+    import keras
+    import tensorflow as tf
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    memory = next((int(line.split()[1]) / 2 ** 20 for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), 0.0) if Path("/proc/meminfo").exists() else 0.0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu, "cores": cores, "memory_gib": round(memory, 1), "platform": platform.platform(),
+            "python": platform.python_version(), "numpy": np.__version__, "tensorflow": tf.__version__,
+            "keras": keras.__version__}
+
+
+class Peers:
+    """The peer worker (``benchmarks/peers.py``) in the bench environment, asked one JSON command at a time."""
+
+    def __init__(self, python):
+        self.python = str(python)
+        self.process = subprocess.Popen([self.python, str(ROOT / "benchmarks" / "peers.py")], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+
+    def ask(self, **command) -> dict:
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        reply = json.loads(self.process.stdout.readline())
+        if "error" in reply:
+            raise RuntimeError(f"peer: {reply['error']}")
+        return reply
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+#: Runs a command and prints its peak RSS. A small process in between matters: on Linux a child's ``ru_maxrss``
+#: starts at its parent's resident size at fork (kept across exec), and this harness holds TensorFlow and data.
+RSS_PROBE = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, "
+             "stderr=subprocess.DEVNULL); _, status, usage = os.wait4(p.pid, 0); print(usage.ru_maxrss, status)")
+
+
+def peak_rss_mib(command) -> float:
+    """Run a command and return its peak resident memory (MiB), from the kernel's accounting (``wait4``)."""
+    probe = subprocess.run(["python3", "-c", RSS_PROBE, *command], capture_output=True, text=True, check=True)
+    kib, status = (int(v) for v in probe.stdout.split())
+    if status:
+        raise RuntimeError(f"{command} failed with status {status}")
+    return kib / 1024  # KiB on Linux
+
+
+def unet_profile(song, separator):
+    """Where the U-Net's time goes on a song: each stage of the stream run on its own, whole-song.
+
+    Returns
+    -------
+    timings : dict[str, float]
+        Seconds per stage.
+    patches : np.ndarray
+        The model's input for the whole song (for model-only timings).
+    """
+    import soundfile as sf
+    import soxr
+
+    from helpers import audio, spectral
+    from helpers.separate import chunk_starts
+
+    timings = {}
+    start = time.perf_counter()
+    mixture, rate = sf.read(song, dtype="float32", always_2d=True)
+    timings["decode"] = time.perf_counter() - start
+    start = time.perf_counter()
+    x = soxr.resample(mixture, rate, separator.sample_rate, quality="HQ").T
+    timings["resample in"] = time.perf_counter() - start
+    hop = separator.chunk_length - separator.overlap_length
+    starts = chunk_starts(x.shape[1], separator.chunk_length, separator.overlap_length)
+    padded = np.pad(x, ((0, 0), (separator.overlap_length, starts[-1] + separator.chunk_length - x.shape[1])))
+    chunks = np.stack([padded[:, i * hop:i * hop + separator.chunk_length] for i in range(len(starts))])
+    start = time.perf_counter()
+    stft = spectral.stft(chunks, n_fft=separator.n_fft, hop_length=separator.hop_length)
+    magnitude = np.abs(stft)
+    timings["STFT"] = time.perf_counter() - start
+    patches = magnitude.reshape((-1,) + magnitude.shape[-2:] + (1,))
+    timings["model"], masks = unet_model_only(separator, patches)
+    masks = {t: masks[t].reshape(magnitude.shape) for t in TARGETS}
+    start = time.perf_counter()
+    windows = {t: spectral.istft(masks[t] * stft, hop_length=separator.hop_length, length=separator.chunk_length)
+               for t in TARGETS}
+    timings["ISTFT"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for t in TARGETS:
+        soxr.resample(np.ascontiguousarray(windows[t].transpose(1, 0, 2).reshape(2, -1).T), separator.sample_rate,
+                      rate, quality="HQ")
+    timings["resample out"] = time.perf_counter() - start
+    out = Path(song).with_suffix(".profile")
+    start = time.perf_counter()
+    with audio.writers({n: out / f"{n}.wav" for n in (*TARGETS, "accompaniment")}, rate, 2) as files:
+        for f in files.values():
+            f.write(mixture)
+    timings["write"] = time.perf_counter() - start
+    shutil.rmtree(out, ignore_errors=True)
+    return timings, patches
+
+
+def unet_model_only(separator, patches):
+    """The U-Net alone over prepared patches, in the separator's batches: seconds, and the masks."""
+    n = separator.batch_size * 2
+    start = time.perf_counter()
+    masks = [separator._mask_model.predict_on_batch(patches[i:i + n]) for i in range(0, len(patches), n)]
+    seconds = time.perf_counter() - start
+    return seconds, {t: np.concatenate([np.asarray(m[t]) for m in masks])[..., 0] for t in TARGETS}
+
+
+def speed(peers, song, short_song, out, runs) -> dict:
+    """End-to-end realtime factors and model-only throughputs, the U-Net and the peers alternately."""
+    from helpers import separate
+
+    separator = separate.Separator()
+    paths = separate.output_paths(song, out / "unet", separator.targets, "accompaniment")
+    separator(np.zeros((2, 44100 * 5), np.float32), 44100)  # warm-up: traces the model
+    profile, patches = unet_profile(song, separator)
+    unet_e2e, unet_model, umx_e2e, umx_model, cli = [], [], [], [], []
+    for run in range(runs):
+        print(f"  speed run {run + 1}/{runs}", flush=True)
+        start = time.perf_counter()
+        report = separate.separate_file(song, paths, separator, progress=False)
+        unet_e2e.append(time.perf_counter() - start)
+        unet_model.append(unet_model_only(separator, patches)[0])
+        umx_e2e.append(peers.ask(op="end_to_end", model="umx", song=str(song), out=str(out / "umx"))["seconds"])
+        umx_model.append(peers.ask(op="model_only", model="umx", song=str(song))["seconds"])
+        if run < 3:  # the whole command, in a new process
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "helpers.separate", str(song), "--out", str(out / "cli"),
+                            "--overwrite", "--quiet"], check=True, stderr=subprocess.DEVNULL)
+            cli.append(time.perf_counter() - start)
+    demucs_e2e, demucs_model = [], []
+    for run in range(2):  # at about realtime, two runs of the excerpt are what the time budget allows
+        print(f"  HT Demucs run {run + 1}/2", flush=True)
+        reply = peers.ask(op="end_to_end", model="htdemucs", song=str(short_song), out=str(out / "htdemucs"))
+        demucs_e2e.append(reply["seconds"])
+        demucs_model.append(reply["model_seconds"])
+    return {"audio_seconds": report["seconds"], "short_audio_seconds": reply["audio_seconds"],
+            "torch": peers.ask(op="info", model="umx")["torch"],
+            "U-Net": {"parameters": int(separator._mask_model.count_params()), "end_to_end_s": stats(unet_e2e),
+                      "model_only_s": stats(unet_model), "command_s": stats(cli), "profile_s": profile},
+            "Open-Unmix": {"parameters": peers.ask(op="info", model="umx")["parameters"],
+                           "end_to_end_s": stats(umx_e2e), "model_only_s": stats(umx_model)},
+            "HT Demucs": {"parameters": peers.ask(op="info", model="htdemucs")["parameters"],
+                          "end_to_end_s": stats(demucs_e2e), "model_only_s": stats(demucs_model)}}
+
+
+def memory(song10, song3, peer_python, out) -> dict:
+    """Peak RSS of whole processes: the `separate` command on 3 and 10 minutes, Open-Unmix on 10 minutes."""
+    command = [sys.executable, "-m", "helpers.separate", "--out", str(out / "rss"), "--overwrite", "--quiet"]
+    umx = json.dumps({"op": "end_to_end", "model": "umx", "song": str(song10), "out": str(out / "rss_umx")})
+    return {"U-Net 3 min": peak_rss_mib(command + [str(song3)]),
+            "U-Net 10 min": peak_rss_mib(command + [str(song10)]),
+            "Open-Unmix 10 min": peak_rss_mib([peer_python, str(ROOT / "benchmarks" / "peers.py"), "--once", umx])}
+
+
+def training_throughput(cache_dir) -> dict:
+    """Examples per second training the default U-Net (batch 8) on the FAST (8 songs) and full (45 songs) caches."""
+    import keras
+
+    from helpers import data, models
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.start)
+
+    tracks = data.load_tracks("generated", "train")
+    results = {}
+    for name, n_tracks, epochs in (("FAST", 8, 4), ("full", 45, 3)):
+        cache = data.build_cache(tracks[:n_tracks], cache_dir / f"bench_unet_{n_tracks}.h5", targets=TARGETS,
+                                 progress=False)
+        n_examples = data.cache_info(cache)["n_examples"]
+        keras.utils.set_random_seed(0)
+        model = models.unet(targets=TARGETS)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss={t: "mae" for t in TARGETS})
+        timer = EpochTimer()
+        timer.seconds = []
+        model.fit(data.tf_dataset(cache, TARGETS, batch_size=8, shuffle=True), epochs=epochs, callbacks=[timer],
+                  shuffle=False, verbose=0)
+        rates = [n_examples / s for s in timer.seconds[1:]]  # the first epoch traces the model
+        results[name] = {"n_examples": n_examples, "examples_per_s": stats(rates)}
+    return results
+
+
+def quality(cache_dir) -> dict:
+    """BSS Eval SDR on the generated test split: baselines, oracles, the two FNNs (trained here) and the U-Net."""
+    import keras
+
+    from helpers import data, evaluation, models, separate, training
+
+    timings = {}
+    train = data.load_tracks("generated", "train")[:10]
+    test = data.load_tracks("generated", "test")
+    keras.utils.set_random_seed(0)
+    # The waveform FNN of notebook 02, given vocals and drums heads, trained on mono frames of 10 songs.
+    start = time.perf_counter()
+    frames, targets = [], {t: [] for t in TARGETS}
+    for track in train:
+        arrays = data.track_arrays(track, TARGETS)
+        for channel in range(2):
+            x, y = models.waveform_frames(arrays["mixture"][channel], {t: arrays[t][channel] for t in TARGETS},
+                                          512, 256)
+            frames.append(x)
+            for t in TARGETS:
+                targets[t].append(y[t])
+    waveform_fnn = models.waveform_fnn(512, sources=TARGETS)
+    waveform_fnn.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    waveform_fnn.fit(np.concatenate(frames), {t: np.concatenate(v) for t, v in targets.items()}, epochs=10,
+                     batch_size=64, verbose=0)
+    timings["waveform FNN training"] = time.perf_counter() - start
+    # The spectrogram FNN of notebook 04, FAST size: 10 songs, 8 epochs.
+    start = time.perf_counter()
+    cache = data.build_cache(train, cache_dir / "bench_fnn_10.h5", targets=TARGETS, progress=False)
+    spectrogram_fnn = models.spectrogram_fnn(context=3, targets=TARGETS)
+    spectrogram_fnn.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")
+    spectrogram_fnn.fit(models.spectrogram_fnn_batches(cache, TARGETS, 3, 4, seed=0),
+                        steps_per_epoch=data.cache_info(cache)["n_examples"] // 4, epochs=8, verbose=0)
+    timings["spectrogram FNN training"] = time.perf_counter() - start
+
+    def per_channel(fn):
+        return lambda mixture: {t: np.stack([fn(channel)[t] for channel in mixture]) for t in TARGETS}
+
+    estimators = {
+        "waveform FNN": per_channel(lambda m: models.separate_waveform(waveform_fnn, m, 512, 256)),
+        "spectrogram FNN": lambda m: models.separate_spectrogram_fnn(spectrogram_fnn, m, context=3),
+        "U-Net": lambda m: separate.separate(m, 22050),
+        "U-Net + Wiener": lambda m: separate.separate(m, 22050, wiener=True),
+    }
+    start = time.perf_counter()
+    per_track = training.score_on_tracks(test, estimators, TARGETS, 22050,
+                                         baselines=("MIX", "IRM1", "IRM2", "Wiener"))
+    timings["scoring"] = time.perf_counter() - start
+    table = evaluation.results_table(per_track)
+    return {"sdr": table.values, "n_tracks": len(test), "seconds": timings}
+
+
+def notebooks(out) -> dict:
+    """Each notebook's execution time with FAST=1 (one run each)."""
+    from helpers import course
+
+    os.environ["FAST"] = "1"
+    times = {}
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        print(f"  {path.name}", flush=True)
+        status, seconds, error = course.run_notebook(path, out / "notebooks")
+        times[path.stem] = {"status": status, "seconds": seconds, "error": error}
+    return times
+
+
+def gain_share(sdr, method, target):
+    return 100 * (sdr[method][target] - sdr["MIX"][target]) / (sdr["IRM1"][target] - sdr["MIX"][target])
+
+
+def markdown(results) -> str:
+    """The results as the Markdown page ``benchmarks/results.md``."""
+    m, lines = results["machine"], []
+    lines += ["# Benchmarks", "",
+              f"Measured {results['date']} by `{results['command']}` in {results['total_seconds'] / 60:.1f} min, "
+              f"on {m['cores']} CPU cores ({m['cpu']}), {m['memory_gib']} GiB, {m['platform']}; Python "
+              f"{m['python']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}, PyTorch {results['speed']['torch']} "
+              "for the peers. Absolute times vary with the machine and its load; the U-Net and the peers run "
+              "alternately on the same input, so their ratios vary less. Times are medians (min–max) over the runs "
+              "shown.", ""]
+    if "quality" in results:
+        q = results["quality"]
+        sdr = q["sdr"]
+        lines += ["## Quality", "",
+                  f"BSS Eval v4 SDR (dB, museval, 1-s windows; median over frames, then over the {q['n_tracks']} "
+                  "generated test songs) at 22.05 kHz, stereo. \"Share\" is the part of IRM1's gain over MIX a "
+                  "method recovers. The FNNs are trained here at the notebooks' FAST size (waveform FNN: 10 songs, "
+                  "10 epochs; spectrogram FNN: 10 songs, 8 epochs); the U-Net is the shipped checkpoint, run by "
+                  "`helpers.separate` (25 % overlap).", "",
+                  "| method | vocals | drums | share vocals | share drums |", "|---|---|---|---|---|"]
+        for method, scores in sdr.items():
+            share = ("| — | — " if method in ("MIX", "IRM1") else
+                     f"| {gain_share(sdr, method, 'vocals'):.0f} % | {gain_share(sdr, method, 'drums'):.0f} % ")
+            lines.append(f"| {method} | {scores['vocals']:.2f} | {scores['drums']:.2f} {share}|")
+        lines.append("")
+    s = results["speed"]
+    umx_e2e = s["Open-Unmix"]["end_to_end_s"]["median"]
+    lines += ["## Inference speed", "",
+              f"Separating a {s['audio_seconds'] / 60:.0f}-minute 44.1-kHz stereo file (generated test songs one "
+              "after another), end to end: load the file, separate, write every stem (and the residual). "
+              "Realtime factor = processing time / audio duration (lower is faster); × realtime is its inverse. "
+              "Model-only: the network alone on its prepared input (U-Net: the masks of every window and channel; "
+              "Open-Unmix: the two target networks on the magnitude spectrogram; HT Demucs: `apply_model`, which "
+              "includes its own chunking). Peers: the architectures with random weights "
+              "(openunmix 1.3.0: `Separator` of two `OpenUnmix` models, n_fft 4096, hop 1024, hidden 512, "
+              "3 layers, 16-kHz bandwidth, no Wiener iterations, the whole file at once as in its `predict`; "
+              "demucs 4.1.0: `HTDemucs()` defaults, four sources, `apply_model` with 25 % overlap). "
+              "openunmix was imported with a stand-in module for torchaudio (no build for this PyTorch; the "
+              "classes used need only torch). "
+              f"HT Demucs is timed on the first {s['short_audio_seconds']:.0f} s of the same songs only (it runs at "
+              "about realtime on this CPU), so its figures are per second of that excerpt.", "",
+              "| system | parameters | end to end (s) | realtime factor | × realtime | model only (s) | "
+              "model throughput (audio s / s) |", "|---|---|---|---|---|---|---|"]
+    for name in ("U-Net", "Open-Unmix", "HT Demucs"):
+        r = s[name]
+        duration = s["short_audio_seconds"] if name == "HT Demucs" else s["audio_seconds"]
+        e2e, model = r["end_to_end_s"], r["model_only_s"]
+        lines.append(f"| {name} | {r['parameters'] / 1e6:.2f} M | {e2e['median']:.2f} ({e2e['min']:.2f}–"
+                     f"{e2e['max']:.2f}) | {e2e['median'] / duration:.4f} | {duration / e2e['median']:.1f} | "
+                     f"{model['median']:.2f} ({model['min']:.2f}–{model['max']:.2f}) | "
+                     f"{duration / model['median']:.1f} |")
+    u = s["U-Net"]
+    paired = statistics.median(umx / unet for unet, umx in zip(u["end_to_end_s"]["runs"],
+                                                               s["Open-Unmix"]["end_to_end_s"]["runs"]))
+    lines += ["", f"End to end the U-Net is **{umx_e2e / u['end_to_end_s']['median']:.2f}×** Open-Unmix's throughput "
+              f"(median of the per-run ratios: {paired:.2f}×). "
+              f"The whole `separate` command (a new process: imports, model load, separation, writing) takes "
+              f"{u['command_s']['median']:.1f} s ({u['command_s']['min']:.1f}–{u['command_s']['max']:.1f}), "
+              f"{s['audio_seconds'] / u['command_s']['median']:.0f}× realtime.", "",
+              "Where the U-Net's time goes (each stage run on its own over the whole file, one run):", "",
+              "| stage | seconds | share |", "|---|---|---|"]
+    total = sum(u["profile_s"].values())
+    for stage, seconds in u["profile_s"].items():
+        lines.append(f"| {stage} | {seconds:.2f} | {100 * seconds / total:.0f} % |")
+    mem = results["memory"]
+    lines += ["", "## Memory", "",
+              "Peak resident memory of the whole process (the kernel's `ru_maxrss`), one run each:", "",
+              "| run | peak RSS (MiB) |", "|---|---|"]
+    lines += [f"| {name} | {mib:.0f} |" for name, mib in mem.items()]
+    t = results["training"]
+    lines += ["", "## Training throughput", "",
+              "The default U-Net (0.62 M parameters, batch 8, Adam, L1 per head) on the HDF5 cache through tf.data, "
+              "every epoch but the first (which traces the model): 3 for FAST, 2 for full.", "",
+              "| data | examples | examples / s |", "|---|---|---|"]
+    for name, r in t.items():
+        e = r["examples_per_s"]
+        lines.append(f"| {name} | {r['n_examples']} | {e['median']:.1f} ({e['min']:.1f}–{e['max']:.1f}) |")
+    if "notebooks" in results:
+        lines += ["", "## Course runtime", "", "Each notebook executed headless with FAST=1, one run:", "",
+                  "| notebook | status | seconds |", "|---|---|---|"]
+        for name, r in results["notebooks"].items():
+            lines.append(f"| {name} | {r['status']} | {r['seconds']:.1f} |")
+        lines.append(f"| total | | {sum(r['seconds'] for r in results['notebooks'].values()):.1f} |")
+    lines += ["", "## Goals", "", "| goal | measured | |", "|---|---|---|"]
+    for goal, measured, met in results["goals"]:
+        lines.append(f"| {goal} | {measured} | {'met' if met else '**missed**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def goals(results) -> list:
+    s, u = results["speed"], results["speed"]["U-Net"]
+    realtime = s["audio_seconds"] / u["end_to_end_s"]["median"]
+    ratio = s["Open-Unmix"]["end_to_end_s"]["median"] / u["end_to_end_s"]["median"]
+    rss = results["memory"]["U-Net 10 min"]
+    rows = [("U-Net ≥ 40× realtime end to end", f"{realtime:.1f}×", realtime >= 40),
+            ("≥ 1.5× Open-Unmix's throughput", f"{ratio:.2f}×", ratio >= 1.5),
+            ("peak RSS ≤ 1.5 GB for 10 minutes", f"{rss * 2 ** 20 / 1e9:.2f} GB", rss * 2 ** 20 <= 1.5e9)]
+    if "quality" in results:
+        sdr = results["quality"]["sdr"]
+        for target in TARGETS:
+            share = gain_share(sdr, "U-Net", target)
+            rows.append((f"U-Net ≥ 80 % of IRM1's gain ({target})", f"{share:.0f} %", share >= 80))
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peer-python", type=Path, required=True, help="Python of the bench environment")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks", help="where results.md/json go")
+    parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench", help="scratch folder")
+    parser.add_argument("--runs", type=int, default=5, help="repetitions of each timing (default: 5)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=("quality", "notebooks"),
+                        help="leave out slow sections (for a quick look)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from helpers import data, synth
+
+    begin = time.perf_counter()
+    work = args.work
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    synth.generate(progress=False)
+    song3 = synth.demo_song(work / "song_3min.wav", 180.0)
+    song10 = synth.demo_song(work / "song_10min.wav", 600.0)
+    short = synth.demo_song(work / "song_15s.wav", 15.0)
+    results = {"command": "make bench", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "machine": machine()}
+    peers = Peers(args.peer_python)
+    try:
+        print("speed ...", flush=True)
+        results["speed"] = speed(peers, song3, short, work, args.runs)
+    finally:
+        peers.close()
+    print("memory ...", flush=True)
+    results["memory"] = memory(song10, song3, str(args.peer_python), work)
+    print("training throughput ...", flush=True)
+    results["training"] = training_throughput(data.data_dir() / "cache")
+    if "quality" not in args.skip:
+        print("quality ...", flush=True)
+        results["quality"] = quality(data.data_dir() / "cache")
+    if "notebooks" not in args.skip:
+        print("notebooks ...", flush=True)
+        results["notebooks"] = notebooks(work)
+    results["goals"] = goals(results)
+    results["total_seconds"] = time.perf_counter() - begin
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "results.md").write_text(markdown(results))
+    print(markdown(results))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
