@@ -561,7 +561,7 @@ def parse_args(argv=None):
     """Parse the ``separate`` command line (see ``separate --help``)."""
     parser = argparse.ArgumentParser(
         prog="separate",
-        description="Separate songs into stems with the course's U-Net. Writes OUT/<song>/<target>.wav at the "
+        description="Separate songs into stems with the course's U-Net. Writes DIR/<song>/<target>.wav at the "
                     "song's sample rate and channel count, plus the residual (the song minus the targets), so "
                     "the files add up to the song.",
         epilog="Each channel is separated on its own (stereo in, stereo out; 5.1 in, 5.1 out); the stems hold "
