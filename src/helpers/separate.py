@@ -260,9 +260,10 @@ class Separator:
         import soxr
 
         resampling = sample_rate != self.sample_rate
-        down = soxr.ResampleStream(sample_rate, self.sample_rate, n_channels, dtype=np.float32, quality="HQ")
-        ups = {t: soxr.ResampleStream(self.sample_rate, sample_rate, n_channels, dtype=np.float32, quality="HQ")
-               for t in self.targets}
+        if resampling:
+            down = soxr.ResampleStream(sample_rate, self.sample_rate, n_channels, dtype=np.float32, quality="HQ")
+            ups = {t: soxr.ResampleStream(self.sample_rate, sample_rate, n_channels, dtype=np.float32, quality="HQ")
+                   for t in self.targets}
         hop, overlap, length = self.chunk_length - self.overlap_length, self.overlap_length, self.chunk_length
         buffer = np.zeros((n_channels, overlap), dtype=np.float32)  # model-rate input from the next window's start
         tails = {t: np.zeros((n_channels, overlap), dtype=np.float32) for t in self.targets}  # overlaps to fade in
