@@ -209,8 +209,8 @@ def chunk_windows(mixture: np.ndarray, sample_rate: int, chunk_length: int, over
         t = (start + np.arange(chunk_length)) / window_rate
         axes[1].plot(t, window, color=color, lw=1.2)
         total[start + overlap_length:start + overlap_length + chunk_length] += window
-    t = (np.arange(end) - 0) / window_rate
-    axes[1].plot(t, total[overlap_length:overlap_length + end], "k--", lw=1, label="sum of the weights")
+    axes[1].plot(np.arange(end) / window_rate, total[overlap_length:overlap_length + end], "k--", lw=1,
+                 label="sum of the weights")
     axes[0].set(ylabel="mixture", title=f"windows of {chunk_length / window_rate:.2f} s, "
                 f"overlap {overlap_length / window_rate:.2f} s ({100 * overlap_length / chunk_length:.0f} %)")
     axes[1].set(xlabel="time (s)", ylabel="cross-fade weight", ylim=(-0.05, 1.15), xlim=(0, seconds))
