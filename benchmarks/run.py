@@ -84,83 +84,31 @@ def peak_rss_mib(command) -> float:
     return kib / 1024  # KiB on Linux
 
 
-def unet_profile(song, separator):
-    """Where the U-Net's time goes on a song: each stage of the stream run on its own, whole-song.
-
-    Returns
-    -------
-    timings : dict[str, float]
-        Seconds per stage.
-    patches : np.ndarray
-        The model's input for the whole song (for model-only timings).
+def unet_profile(report_seconds: float, timings: dict) -> dict:
+    """Where one end-to-end run of the U-Net spent its time: the separator's own stage timings
+    (:attr:`helpers.separation.Separator.timings`), and the rest (decoding, checks, writing) as "file I/O and other".
     """
-    import soundfile as sf
-    import soxr
-
-    from helpers import audio, spectral
-    from helpers.separate import chunk_starts
-
-    timings = {}
-    start = time.perf_counter()
-    mixture, rate = sf.read(song, dtype="float32", always_2d=True)
-    timings["decode"] = time.perf_counter() - start
-    start = time.perf_counter()
-    x = soxr.resample(mixture, rate, separator.sample_rate, quality="HQ").T
-    timings["resample in"] = time.perf_counter() - start
-    hop = separator.chunk_length - separator.overlap_length
-    starts = chunk_starts(x.shape[1], separator.chunk_length, separator.overlap_length)
-    padded = np.pad(x, ((0, 0), (separator.overlap_length, starts[-1] + separator.chunk_length - x.shape[1])))
-    chunks = np.stack([padded[:, i * hop:i * hop + separator.chunk_length] for i in range(len(starts))])
-    start = time.perf_counter()
-    stft = spectral.stft(chunks, n_fft=separator.n_fft, hop_length=separator.hop_length)
-    magnitude = np.abs(stft)
-    timings["STFT"] = time.perf_counter() - start
-    patches = magnitude.reshape((-1,) + magnitude.shape[-2:] + (1,))
-    timings["model"], masks = unet_model_only(separator, patches)
-    masks = {t: masks[t].reshape(magnitude.shape) for t in TARGETS}
-    start = time.perf_counter()
-    windows = {t: spectral.istft(masks[t] * stft, hop_length=separator.hop_length, length=separator.chunk_length)
-               for t in TARGETS}
-    timings["ISTFT"] = time.perf_counter() - start
-    start = time.perf_counter()
-    for t in TARGETS:
-        soxr.resample(np.ascontiguousarray(windows[t].transpose(1, 0, 2).reshape(2, -1).T), separator.sample_rate,
-                      rate, quality="HQ")
-    timings["resample out"] = time.perf_counter() - start
-    out = Path(song).with_suffix(".profile")
-    start = time.perf_counter()
-    with audio.writers({n: out / f"{n}.wav" for n in (*TARGETS, "accompaniment")}, rate, 2) as files:
-        for f in files.values():
-            f.write(mixture)
-    timings["write"] = time.perf_counter() - start
-    shutil.rmtree(out, ignore_errors=True)
-    return timings, patches
-
-
-def unet_model_only(separator, patches):
-    """The U-Net alone over prepared patches, in the separator's batches: seconds, and the masks."""
-    n = separator.batch_size * 2
-    start = time.perf_counter()
-    masks = [separator._mask_model.predict_on_batch(patches[i:i + n]) for i in range(0, len(patches), n)]
-    seconds = time.perf_counter() - start
-    return seconds, {t: np.concatenate([np.asarray(m[t]) for m in masks])[..., 0] for t in TARGETS}
+    profile = {stage: float(seconds) for stage, seconds in timings.items()}
+    profile["file I/O and other"] = report_seconds - sum(profile.values())
+    return profile
 
 
 def speed(peers, song, short_song, out, runs) -> dict:
     """End-to-end realtime factors and model-only throughputs, the U-Net and the peers alternately."""
-    from helpers import separate
+    from helpers import separation
 
-    separator = separate.Separator()
-    paths = separate.output_paths(song, out / "unet", separator.targets, "accompaniment")
+    separator = separation.Separator()
+    paths = separation.output_paths(song, out / "unet", separator.targets, "accompaniment")
     separator(np.zeros((2, 44100 * 5), np.float32), 44100)  # warm-up: traces the model
-    profile, patches = unet_profile(song, separator)
-    unet_e2e, unet_model, umx_e2e, umx_model, cli = [], [], [], [], []
+    unet_e2e, unet_model, umx_e2e, umx_model, cli, profiles = [], [], [], [], [], []
     for run in range(runs):
         print(f"  speed run {run + 1}/{runs}", flush=True)
+        separator.reset_timings()
         start = time.perf_counter()
-        report = separate.separate_file(song, paths, separator, progress=False)
+        report = separation.separate_file(song, paths, separator, progress=False)
         unet_e2e.append(time.perf_counter() - start)
-        unet_model.append(unet_model_only(separator, patches)[0])
+        unet_model.append(separator.timings["model"])  # the network alone, inside this very run
+        profiles.append(unet_profile(unet_e2e[-1], separator.timings))
         umx_e2e.append(peers.ask(op="end_to_end", model="umx", song=str(song), out=str(out / "umx"))["seconds"])
         umx_model.append(peers.ask(op="model_only", model="umx", song=str(song))["seconds"])
         if run < 3:  # the whole command, in a new process
@@ -176,8 +124,9 @@ def speed(peers, song, short_song, out, runs) -> dict:
         demucs_model.append(reply["model_seconds"])
     return {"audio_seconds": report["seconds"], "short_audio_seconds": reply["audio_seconds"],
             "torch": peers.ask(op="info", model="umx")["torch"],
-            "U-Net": {"parameters": int(separator._mask_model.count_params()), "end_to_end_s": stats(unet_e2e),
-                      "model_only_s": stats(unet_model), "command_s": stats(cli), "profile_s": profile},
+            "U-Net": {"parameters": int(separator.mask_model.count_params()), "end_to_end_s": stats(unet_e2e),
+                      "model_only_s": stats(unet_model), "command_s": stats(cli),
+                      "profile_s": {stage: statistics.median(p[stage] for p in profiles) for stage in profiles[0]}},
             "Open-Unmix": {"parameters": peers.ask(op="info", model="umx")["parameters"],
                            "end_to_end_s": stats(umx_e2e), "model_only_s": stats(umx_model)},
             "HT Demucs": {"parameters": peers.ask(op="info", model="htdemucs")["parameters"],
@@ -228,7 +177,7 @@ def quality(cache_dir) -> dict:
     """BSS Eval SDR on the generated test split: baselines, oracles, the two FNNs (trained here) and the U-Net."""
     import keras
 
-    from helpers import data, evaluation, models, separate, training
+    from helpers import data, evaluation, models, separation
 
     timings = {}
     train = data.load_tracks("generated", "train")[:10]
@@ -253,7 +202,7 @@ def quality(cache_dir) -> dict:
     # The spectrogram FNN of notebook 04, FAST size: 10 songs, 8 epochs.
     start = time.perf_counter()
     cache = data.build_cache(train, cache_dir / "bench_fnn_10.h5", targets=TARGETS, progress=False)
-    spectrogram_fnn = models.spectrogram_fnn(context=3, targets=TARGETS)
+    spectrogram_fnn = models.spectrogram_fnn(targets=TARGETS, context=3)
     spectrogram_fnn.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")
     spectrogram_fnn.fit(models.spectrogram_fnn_batches(cache, TARGETS, 3, 4, seed=0),
                         steps_per_epoch=data.cache_info(cache)["n_examples"] // 4, epochs=8, verbose=0)
@@ -263,14 +212,13 @@ def quality(cache_dir) -> dict:
         return lambda mixture: {t: np.stack([fn(channel)[t] for channel in mixture]) for t in TARGETS}
 
     estimators = {
-        "waveform FNN": per_channel(lambda m: models.separate_waveform(waveform_fnn, m, 512, 256)),
-        "spectrogram FNN": lambda m: models.separate_spectrogram_fnn(spectrogram_fnn, m, context=3),
-        "U-Net": lambda m: separate.separate(m, 22050),
-        "U-Net + Wiener": lambda m: separate.separate(m, 22050, wiener=True),
+        "waveform FNN": per_channel(lambda m: separation.separate_waveform(waveform_fnn, m, 512, 256)),
+        "spectrogram FNN": lambda m: separation.separate_spectrogram_fnn(spectrogram_fnn, m),
+        "U-Net": lambda m: separation.separate(m, 22050),
+        "U-Net + Wiener": lambda m: separation.separate(m, 22050, wiener=True),
     }
     start = time.perf_counter()
-    per_track = training.score_on_tracks(test, estimators, TARGETS, 22050,
-                                         baselines=("MIX", "IRM1", "IRM2", "Wiener"))
+    per_track = evaluation.score_on_tracks(test, estimators, TARGETS, 22050, methods=("MIX", "IRM1", "IRM2", "Wiener"))
     timings["scoring"] = time.perf_counter() - start
     table = evaluation.results_table(per_track)
     return {"sdr": table.values, "n_tracks": len(test), "seconds": timings}
@@ -324,7 +272,8 @@ def markdown(results) -> str:
               f"Separating a {s['audio_seconds'] / 60:.0f}-minute 44.1-kHz stereo file (generated test songs one "
               "after another), end to end: load the file, separate, write every stem (and the residual). "
               "Realtime factor = processing time / audio duration (lower is faster); × realtime is its inverse. "
-              "Model-only: the network alone on its prepared input (U-Net: the masks of every window and channel; "
+              "Model-only: the network alone on its prepared input (U-Net: the mask network's calls inside each "
+              "end-to-end run, from the separator's own stage timings; "
               "Open-Unmix: the two target networks on the magnitude spectrogram; HT Demucs: `apply_model`, which "
               "includes its own chunking). Peers: the architectures with random weights "
               "(openunmix 1.3.0: `Separator` of two `OpenUnmix` models, n_fft 4096, hop 1024, hidden 512, "
@@ -352,7 +301,8 @@ def markdown(results) -> str:
               f"The whole `separate` command (a new process: imports, model load, separation, writing) takes "
               f"{u['command_s']['median']:.1f} s ({u['command_s']['min']:.1f}–{u['command_s']['max']:.1f}), "
               f"{s['audio_seconds'] / u['command_s']['median']:.0f}× realtime.", "",
-              "Where the U-Net's time goes (each stage run on its own over the whole file, one run):", "",
+              "Where the U-Net's time goes in an end-to-end run (the separator's stage timings, median over the runs; "
+              "the rest is decoding, checks and writing):", "",
               "| stage | seconds | share |", "|---|---|---|"]
     total = sum(u["profile_s"].values())
     for stage, seconds in u["profile_s"].items():

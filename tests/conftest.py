@@ -65,3 +65,36 @@ def small_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("generated")
     return synth.generate(root, n_train=2, n_test=1, duration=4.0, n_duets_train=1, n_duets_test=1,
                           duet_duration=3.0, workers=1, progress=False)
+
+
+def constant_mask_model(values, n_frames=16, sample_rate=22050, n_fft=1024, hop_length=256):
+    """A stand-in U-Net whose masks are constants (``{target: value}``), carrying settings like a real one."""
+    import keras
+
+    from helpers import models
+
+    settings = {"architecture": "unet", "sample_rate": sample_rate, "n_fft": n_fft, "hop_length": hop_length,
+                "window": "hann", "n_frames": n_frames, "targets": list(values), "arguments": {}}
+    inputs = keras.Input((n_fft // 2 + 1, n_frames, 1))
+    magnitude = models.AudioSettings(settings, name=models.SETTINGS_LAYER)(inputs)
+    outputs = {}
+    for target, value in values.items():
+        mask = keras.layers.Rescaling(0.0, offset=value, name=f"{target}_mask_full")(magnitude)
+        outputs[target] = keras.layers.Multiply(name=target)([mask, magnitude])
+    return keras.Model(inputs, outputs)
+
+
+#: A tiny U-Net's settings, far from the defaults: another rate, FFT size and hop.
+TINY_UNET = dict(sample_rate=16000, n_fft=256, hop_length=64, n_frames=16, base_filters=2, depth=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_training(small_dataset, tmp_path_factory):
+    """A U-Net trained for two epochs at 16 kHz, n_fft 256, hop 64 through the public training function."""
+    from helpers import data, training
+
+    folder = tmp_path_factory.mktemp("unet")
+    tracks = data.load_tracks("generated", "train", root=small_dataset)
+    model, history, seconds = training.train_unet(tracks[:1], tracks[1:], folder / "tiny.keras", epochs=2,
+                                                  batch_size=4, cache_dir=folder / "cache", verbose=0, **TINY_UNET)
+    return folder, model, history

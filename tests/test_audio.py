@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -111,3 +113,15 @@ def test_writers_publish_all_files_or_none(tmp_path, tone):
             f.write(signal.T)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.wav", "b.flac"]
     np.testing.assert_allclose(sf.read(paths["b"], dtype="float32")[0], signal.T, atol=2 ** -22)
+
+
+def test_atomic_path_publishes_on_success_and_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "deep" / "model.keras"
+    with pytest.raises(RuntimeError):
+        with audio.atomic_path(target) as tmp:
+            Path(tmp).write_text("half")
+            raise RuntimeError("interrupted")
+    assert not target.exists() and not any((tmp_path / "deep").iterdir())
+    with audio.atomic_path(target) as tmp:
+        Path(tmp).write_text("whole")
+    assert target.read_text() == "whole" and [p.name for p in (tmp_path / "deep").iterdir()] == ["model.keras"]

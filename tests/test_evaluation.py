@@ -114,3 +114,17 @@ def test_seam_error_profile_peaks_where_the_error_is():
         evaluation.seam_error_profile([reference], [estimate], [[100]], sample_rate, radius=0.5)
     with pytest.raises(ParameterError, match="one entry per track"):
         evaluation.seam_error_profile([reference], [], [seams], sample_rate)
+
+
+def test_si_sdr_closed_form():
+    rng = np.random.default_rng(3)
+    s = rng.standard_normal(100000)
+    n = rng.standard_normal(100000)
+    s -= s.mean()
+    n -= n.mean()
+    n -= np.dot(n, s) / np.dot(s, s) * s  # orthogonal noise: SI-SDR of 2s + 0.1n is 10 log10(|2s|² / |0.1 n|²)
+    expected = 10 * np.log10(np.dot(2 * s, 2 * s) / np.dot(0.1 * n, 0.1 * n))
+    assert evaluation.si_sdr(s, 2.0 * s + 0.1 * n) == pytest.approx(expected, abs=0.01)
+    assert evaluation.si_sdr(s, 0.5 * (2.0 * s + 0.1 * n)) == pytest.approx(expected, abs=0.01)  # gain ignored
+    with pytest.raises(ParameterError, match="silent"):
+        evaluation.si_sdr(np.zeros(10), np.ones(10))

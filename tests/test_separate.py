@@ -1,174 +1,16 @@
-"""helpers.separate: the cross-fade, the stream's alignment, the shipped model's quality and the `separate` CLI."""
+"""helpers.separate: the `separate` command (outputs that add up, bad input, atomic writes, models from files)."""
 
 import hashlib
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 import soundfile as sf
 
 from conftest import BAD_AUDIO, write_bad_audio
-from helpers import ParameterError, data, evaluation, models, separate, training
+from helpers import models, separate, separation
 
-
-def constant_mask_model(values, n_frames=16):
-    """A stand-in U-Net whose masks are constants (``{target: value}``), with the course's 513 bins."""
-    inputs = keras.Input((513, n_frames, 1))
-    outputs = {}
-    for target, value in values.items():
-        mask = keras.layers.Rescaling(0.0, offset=value, name=f"{target}_mask_full")(inputs)
-        outputs[target] = keras.layers.Multiply(name=target)([mask, inputs])
-    return keras.Model(inputs, outputs)
-
-
-@pytest.fixture(scope="module")
-def identity():
-    """A separator whose only target keeps everything: what comes out must be what went in."""
-    return separate.Separator(constant_mask_model({"vocals": 1.0}), batch_size=2)
-
-
-def test_crossfade_windows_sum_to_one():
-    for length, overlap in [(100, 25), (101, 50), (10, 0), (7, 3)]:
-        window = separate.crossfade_window(length, overlap)
-        assert window.shape == (length,) and window.min() > 0 and window.max() == 1
-        hop = length - overlap
-        total = np.zeros(5 * hop + length)
-        for start in range(0, 5 * hop + 1, hop):
-            total[start:start + length] += window
-        np.testing.assert_allclose(total[overlap:5 * hop + overlap], 1.0, atol=1e-6)
-    with pytest.raises(ParameterError, match="overlap_length=60"):
-        separate.crossfade_window(100, 60)
-
-
-@pytest.mark.parametrize("n_samples", [1, 74, 75, 76, 1000])
-def test_chunk_starts_cover_the_signal_with_full_weight(n_samples):
-    length, overlap = 100, 25
-    starts = separate.chunk_starts(n_samples, length, overlap)
-    assert starts[0] == -overlap
-    assert starts[-1] + length - overlap >= n_samples  # the last sample lies before the last window's fade-out
-    assert len(starts) == 1 or starts[-2] + length - overlap < n_samples  # and no window is wasted
-
-
-def test_seams_lie_at_boundaries_or_in_the_middle_of_cross_fades():
-    np.testing.assert_array_equal(separate.seam_positions(350, 100, 0), [100, 200, 300])
-    # windows start at -20, 60, 140, 220, 300: their overlaps are [60, 80), [140, 160), ...
-    np.testing.assert_array_equal(separate.seam_positions(300, 100, 20), [70, 150, 230])
-
-
-def test_chunk_windows_figure_draws_every_window_and_a_unit_sum():
-    import matplotlib.pyplot as plt
-
-    from helpers import plotting
-
-    axes = plotting.chunk_windows(np.zeros((2, 44100 * 3)), 44100, 1000, 250, 1000, seconds=3.0)
-    lines = axes[1].lines
-    assert len(lines) == len(separate.chunk_starts(3000, 1000, 250)) + 1  # one per window, then the sum
-    np.testing.assert_allclose(lines[-1].get_ydata(), 1.0, atol=1e-6)
-    plt.close(axes[0].figure)
-
-
-def test_mask_model_gives_the_masks_the_unet_multiplies():
-    model = models.unet(n_bins=65, n_frames=16, base_filters=2, depth=2)
-    x = np.random.default_rng(5).random((2, 65, 16, 1)).astype(np.float32) + 0.1
-    masks = models.unet_mask_model(model).predict_on_batch(x)
-    outputs = model.predict_on_batch(x)
-    for target in ("vocals", "drums"):
-        np.testing.assert_allclose(np.asarray(masks[target]) * x, outputs[target], rtol=1e-5, atol=1e-6)
-    with pytest.raises(ParameterError, match="not among the model's outputs"):
-        models.unet_mask_model(model, ("bass",))
-
-
-@pytest.mark.parametrize("n_samples", [1, 10, 3839, 3840, 3841, 17 * 3840 + 17])
-@pytest.mark.parametrize("overlap", [0.0, 0.25, 0.5])
-def test_stream_is_aligned_sample_exact(n_samples, overlap):
-    separator = separate.Separator(constant_mask_model({"vocals": 1.0}), overlap=overlap, batch_size=2)
-    signal = np.random.default_rng(n_samples).uniform(-0.5, 0.5, (2, n_samples)).astype(np.float32)
-    estimates = separator(signal, 22050)
-    assert estimates["vocals"].shape == signal.shape
-    np.testing.assert_allclose(estimates["vocals"], signal, atol=2e-6)  # STFT, mask 1, ISTFT, cross-fade: exact
-
-
-def test_stream_is_independent_of_block_sizes(identity):
-    signal = np.random.default_rng(1).uniform(-0.5, 0.5, (1, 20000)).astype(np.float32)
-    for sizes in ([20000], [1] * 7 + [19993], [4096] * 4 + [3616], [333] * 60 + [20]):
-        blocks = np.split(signal, np.cumsum(sizes)[:-1], axis=1)
-        pieces = list(identity.stream(iter(blocks), 22050, 1))
-        assert sum(m.shape[1] for m, _ in pieces) == 20000
-        np.testing.assert_array_equal(np.concatenate([m for m, _ in pieces], axis=1), signal)
-        np.testing.assert_allclose(np.concatenate([e["vocals"] for _, e in pieces], axis=1), signal, atol=2e-6)
-
-
-def test_stream_keeps_memory_flat(identity):
-    """Estimates come out while the input is still arriving, never more than a batch of windows behind."""
-    consumed = []
-
-    def blocks():
-        for _ in range(200):
-            consumed.append(1000)
-            yield np.zeros((2, 1000), dtype=np.float32)
-
-    emitted, lags = 0, []
-    for mixture, _ in identity.stream(blocks(), 22050, 2):
-        emitted += mixture.shape[1]
-        lags.append(sum(consumed) - emitted)
-    assert emitted == 200_000 and len(lags) > 10
-    hop = identity.chunk_length - identity.overlap_length
-    assert max(lags) <= identity.batch_size * hop + identity.chunk_length + 1000
-
-
-@pytest.mark.parametrize("sample_rate", [8000, 44100, 96000])
-def test_other_sample_rates_come_back_at_their_own_rate(identity, sample_rate):
-    t = np.arange(sample_rate) / sample_rate  # 1 s of a 440-Hz tone: well inside the model's band
-    signal = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-    estimate = identity(signal, sample_rate)["vocals"]
-    assert estimate.shape == signal.shape
-    assert np.abs(estimate - signal)[100:-100].max() < 1e-3  # down to 22.05 kHz and back: the tone survives
-
-
-def test_separate_returns_targets_and_residual_that_sum_to_the_mixture():
-    model = constant_mask_model({"vocals": 0.5, "drums": 0.25})
-    mixture = np.random.default_rng(2).uniform(-0.5, 0.5, (2, 9000)).astype(np.float32)
-    before = mixture.copy()
-    estimates = separate.separate(mixture, 22050, model=model, residual="accompaniment")
-    assert list(estimates) == ["vocals", "drums", "accompaniment"]
-    np.testing.assert_allclose(estimates["vocals"], 0.5 * mixture, atol=2e-6)
-    np.testing.assert_allclose(estimates["drums"], 0.25 * mixture, atol=2e-6)
-    np.testing.assert_allclose(sum(estimates.values()), mixture, atol=1e-6)
-    np.testing.assert_array_equal(mixture, before)  # input untouched
-
-
-def test_separate_warns_on_silence_and_rejects_bad_input(identity):
-    with pytest.warns(UserWarning, match="silent"):
-        estimates = separate.separate(np.zeros(5000, np.float32), 22050, targets=("vocals",), model=identity)
-    assert not estimates["vocals"].any()
-    with pytest.raises(ParameterError, match="non-finite"):
-        separate.separate(np.full(100, np.nan, np.float32), 22050, targets=("vocals",), model=identity)
-    with pytest.raises(ParameterError, match="sample_rate=0"):
-        separate.separate(np.zeros(100, np.float32), 0, targets=("vocals",), model=identity)
-    with pytest.raises(ParameterError, match="'drums' is not separated by this separator"):
-        separate.separate(np.zeros(100, np.float32), 22050, targets=("drums",), model=identity)
-    with pytest.raises(ParameterError, match="'bass' is not separated by this model"):
-        separate.Separator(constant_mask_model({"vocals": 1.0}), targets=("bass",))
-    with pytest.raises(ParameterError, match="overlap=0.7"):
-        separate.Separator(constant_mask_model({"vocals": 1.0}), overlap=0.7)
-
-
-def test_shipped_model_separates_a_generated_song(small_dataset):
-    """Regression: the shipped U-Net on the small generated test song, at 44.1 kHz through the whole stream."""
-    track = data.load_tracks("generated", "test", root=small_dataset)[0]
-    arrays = data.track_arrays(track, ("vocals", "drums"), sample_rate=None)
-    mixture, rate = arrays["mixture"], arrays["sample_rate"]
-    estimates = separate.separate(mixture, rate, residual="accompaniment")
-    assert all(e.shape == mixture.shape and e.dtype == np.float32 for e in estimates.values())
-    np.testing.assert_allclose(sum(estimates.values()), mixture, atol=1e-6)
-    for target, measured in [("vocals", 7.73), ("drums", 7.63)]:  # SDR in dB (MIX: -3.1 and -3.9)
-        sdr = evaluation.bss_eval_target(arrays[target], estimates[target], mixture, rate)["SDR"]
-        assert sdr == pytest.approx(measured, abs=1.0), target
-
-
-# --- the command line ------------------------------------------------------------------------------------------------
 
 def run_cli(*args):
     """Run ``separate.main`` in-process; returns (exit status, stderr lines)."""
@@ -245,7 +87,7 @@ def test_cli_bad_songs_exit_2_and_write_nothing(song, tmp_path, case):
     (["--targets", "guitar"], "unknown target 'guitar'"),
     (["--targets", "bass"], "'bass' is not separated by this model"),
     (["--model", "{tmp}/missing.keras"], "no such model file"),
-    (["--model", "{tmp}/corrupt.keras"], "not a loadable Keras model"),
+    (["--model", "{tmp}/corrupt.keras"], "not a Keras model file"),
     (["--out", "{tmp}/a_file"], "is not a folder"),
     (["--out", "{tmp}/a_file/below"], "is not a folder"),
     (["--out", "{tmp}/taken"], "exists and is not a folder"),  # taken/song, the song's folder, is a file
@@ -282,15 +124,15 @@ def test_cli_refuses_to_write_over_its_input_or_twice_to_one_folder(song, tmp_pa
 
 
 def test_interrupted_separation_leaves_nothing(song, tmp_path, monkeypatch):
-    separator = separate.Separator()
-    paths = separate.output_paths(song, tmp_path / "out", separator.targets, "accompaniment")
+    separator = separation.Separator()
+    paths = separation.output_paths(song, tmp_path / "out", separator.targets, "accompaniment")
 
-    def fail(chunks):
+    def fail(batch):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(separator, "separate_chunks", fail)
+    monkeypatch.setattr(separator, "separate_segments", fail)
     with pytest.raises(KeyboardInterrupt):
-        separate.separate_file(song, paths, separator, progress=False)
+        separation.separate_file(song, paths, separator, progress=False)
     assert not (tmp_path / "out").exists()  # no temporary files, no empty folder
 
 
@@ -317,7 +159,7 @@ def test_cli_legal_edge_cases(tmp_path, case):
 
 def test_cli_single_target_model_names_its_residual(song, tmp_path):
     model = models.unet(targets=("bass",), base_filters=2, depth=2)
-    path = training.export(model, tmp_path / "bass.keras")
+    path = models.save(model, tmp_path / "bass.keras")
     status, errors = run_cli(song, "--model", path, "--out", tmp_path / "out")
     assert status == 0 and not errors
     check_outputs_add_up(song, tmp_path / "out", names=("bass", "bassless"))
@@ -331,6 +173,27 @@ def test_console_script_reports_bad_input_in_one_line(song, tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith(f"separate: error: {corrupt}: not a loadable Keras model")
+    assert result.stderr.startswith(f"separate: error: {corrupt}: not a Keras model file")
     help_text = subprocess.run([sys.executable, "-m", "helpers.separate", "--help"], capture_output=True, text=True)
     assert help_text.returncode == 0 and "--residual" in help_text.stdout and "Exit status" in help_text.stdout
+
+
+def test_a_model_trained_at_another_rate_and_hop_separates_from_its_file_alone(tiny_training, song, tmp_path):
+    """The 16-kHz, hop-64 U-Net of the training tests: `separate --model` reads everything from the file."""
+    folder, _, _ = tiny_training
+    status, errors = run_cli(song, "--model", folder / "tiny.keras", "--out", tmp_path / "out")
+    assert status == 0 and not errors
+    check_outputs_add_up(song, tmp_path / "out")  # at the song's 44.1 kHz, and they sum to it
+    separator = separation.Separator(folder / "tiny.keras")
+    assert (separator.sample_rate, separator.n_fft, separator.hop_length) == (16000, 256, 64)
+    assert separator.segment_length == 15 * 64
+
+
+def test_a_model_without_settings_is_refused(song, tmp_path):
+    import keras
+
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    plain.save(tmp_path / "plain.keras")
+    status, errors = run_cli(song, "--model", tmp_path / "plain.keras", "--out", tmp_path / "out")
+    assert status == 2 and len(errors) == 1 and "carries no audio settings" in errors[0]
+    assert not (tmp_path / "out").exists()

@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 
 from helpers import ParameterError, compat, evaluation, masks, spectral, synth
+from helpers.config import STEMS
 
 
 def _file_digest(root):
@@ -26,7 +27,7 @@ def test_layout_and_musdb_loads_it(small_dataset):
         assert track.audio.shape == (4 * 44100, 2)
         assert {"vocals", "drums", "bass", "other"} <= set(track.sources)
         # musdb decodes through ffmpeg as 16-bit, so the sum holds to a few LSBs there.
-        stems_sum = sum(track.sources[s].audio for s in synth.STEMS)
+        stems_sum = sum(track.sources[s].audio for s in STEMS)
         assert np.max(np.abs(track.audio - stems_sum)) < 4 * 2 ** -15
     duet_dir = next((small_dataset / "duets" / "train").iterdir())
     assert sorted(p.name for p in duet_dir.iterdir()) == ["mixture.wav", "piano.wav", "violin.wav"]
@@ -37,7 +38,7 @@ def test_mixture_is_sum_of_stems_in_the_files(small_dataset):
         audio = {p.stem: sf.read(p, dtype="float32")[0] for p in track_dir.glob("*.wav")}
         assert sf.info(track_dir / "mixture.wav").subtype == "FLOAT"
         total = np.zeros_like(audio["mixture"])
-        for stem in synth.STEMS:
+        for stem in STEMS:
             total += audio[stem]
         np.testing.assert_array_equal(audio["mixture"], total)
         assert np.max(np.abs(audio["mixture"])) <= 0.9 + 1e-6
@@ -149,7 +150,7 @@ def test_stems_are_not_separable_by_a_fixed_filter(songs):
     """The best low/high-pass split stays far below the ideal ratio mask (SI-SDR, dB)."""
     for song in songs[:2]:
         mixture = _mono(song["mixture"])
-        stfts = {s: spectral.stft(_mono(song[s])) for s in synth.STEMS}
+        stfts = {s: spectral.stft(_mono(song[s])) for s in STEMS}
         irm = masks.ratio_masks(stfts, power=1)
         mixture_stft = spectral.stft(mixture)
         for target in ("vocals", "drums"):

@@ -2,12 +2,11 @@
 
 Every notebook in ``notebooks/`` is a thin layer over these modules: audio I/O (:mod:`helpers.audio`),
 spectral transforms (:mod:`helpers.spectral`), plotting and widgets, and the dataset generator
-(:mod:`helpers.synth`). Import the module you need, e.g. ``from helpers import audio, spectral``.
+(:mod:`helpers.synth`); names and defaults live in :mod:`helpers.config`. Import the module you need, e.g.
+``from helpers import audio, spectral``.
 """
 
-import os
-from pathlib import Path
-
+from helpers.config import data_dir
 from helpers.exceptions import ParameterError
 
 __version__ = "0.1.0"
@@ -25,26 +24,6 @@ NOTEBOOKS = (
 
 #: Where the course is published; the notebooks' Colab setup cell and badges point here.
 COURSE_REPO = "https://github.com/source-separation-course/course"
-
-
-def data_dir() -> Path:
-    """The folder for generated and downloaded audio: ``$COURSE_DATA``, else the checkout's ``data/``.
-
-    Notebooks run from ``notebooks/`` and ``make`` from the checkout's root; both find the same folder.
-    Outside a checkout (a plain ``pip install``) it is ``./data``.
-
-    Taught in: notebooks/00_setup_check.ipynb
-
-    Returns
-    -------
-    path : pathlib.Path
-    """
-    if os.environ.get("COURSE_DATA"):
-        return Path(os.environ["COURSE_DATA"])
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
-        return checkout / "data"
-    return Path.cwd() / "data"
 
 
 __all__ = ["ParameterError", "NOTEBOOKS", "COURSE_REPO", "data_dir", "__version__"]

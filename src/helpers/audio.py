@@ -28,8 +28,6 @@ MAX_CHANNELS = 64
 def validate_audio(audio, name: str = "audio") -> np.ndarray:
     """Check that an array is a usable audio signal and return it unchanged.
 
-    Taught in: notebooks/00_setup_check.ipynb
-
     Parameters
     ----------
     audio : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)], real floating dtype
@@ -90,8 +88,6 @@ def check_file(path, scan: bool = True, block_length: int = 1 << 16):
     """Check that a path is a complete, readable audio file with finite samples, without loading it whole.
 
     :func:`load` and the ``separate`` command call it before reading, so every bad input gets the same message.
-
-    Taught in: notebooks/06_separate_your_song.ipynb
 
     Parameters
     ----------
@@ -188,7 +184,7 @@ def save(path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT", over
     A crash or a bad argument never leaves a half-written file at ``path``. Equal audio gives equal bytes (no
     timestamped PEAK chunk), so generated data is reproducible to the byte.
 
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+    Taught in: notebooks/00_setup_check.ipynb
 
     Parameters
     ----------
@@ -238,8 +234,6 @@ def writers(paths: dict, sample_rate: int, n_channels: int, subtype: str = "FLOA
     removed and the destinations are untouched. No timestamped PEAK chunk is written, so equal audio gives equal
     bytes.
 
-    Taught in: notebooks/06_separate_your_song.ipynb
-
     Parameters
     ----------
     paths : dict[str, str or os.PathLike]
@@ -258,11 +252,7 @@ def writers(paths: dict, sample_rate: int, n_channels: int, subtype: str = "FLOA
     temporary, files = {}, {}
     try:
         for name, path in paths.items():
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-            os.close(fd)
-            temporary[name] = tmp
+            temporary[name] = tmp = _temporary_name(path)
             files[name] = sf.SoundFile(tmp, "w", sample_rate, n_channels, subtype=subtype)
             _no_peak_chunk(files[name])
         yield files
@@ -275,6 +265,32 @@ def writers(paths: dict, sample_rate: int, n_channels: int, subtype: str = "FLOA
             f.close()
         for tmp in temporary.values():
             Path(tmp).unlink(missing_ok=True)
+
+
+def _temporary_name(path) -> str:
+    """Reserve a hidden temporary file beside ``path`` (its folder is created), with the same suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    return tmp
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """A temporary path beside ``path`` that becomes ``path`` when the block ends normally, and is removed if it
+    raises: whatever writes there (soundfile, Keras), ``path`` is never half-written.
+
+    Yields
+    ------
+    tmp : str
+    """
+    tmp = _temporary_name(path)
+    try:
+        yield tmp
+        publish(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def publish(tmp, path) -> None:
@@ -323,8 +339,6 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
 
 def peak_normalize(audio: np.ndarray, peak: float = 0.99) -> np.ndarray:
     """Scale a signal so that its largest absolute sample equals ``peak``.
-
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
 
     Parameters
     ----------

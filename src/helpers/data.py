@@ -26,14 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import spectral
-from helpers import data_dir
-from helpers.exceptions import ParameterError
+from helpers import segments, spectral
+from helpers.config import DUET_SOURCES, HOP_LENGTH, N_FFT, N_FRAMES, SAMPLE_RATE, check_targets, generated_root
+from helpers.exceptions import ParameterError, check_int
 
-STEMS = ("vocals", "drums", "bass", "other")
-TARGET_NAMES = STEMS + ("accompaniment",)
+#: Where :func:`load_tracks` can read songs from.
 SOURCES = ("generated", "musdb-preview", "musdb", "auto")
-GENERATED_ROOT = data_dir() / "generated"
 
 
 def _no_data_message(what: str) -> str:
@@ -87,7 +85,7 @@ def load_tracks(source: str = "generated", subset: str = "train", root=None):
         return load_tracks("generated", subset, None)
     musdb = import_musdb()
     if source == "generated":
-        root = Path(root) if root is not None else GENERATED_ROOT
+        root = Path(root) if root is not None else generated_root()
         if not (root / subset).is_dir() or not any((root / subset).glob("*/mixture.wav")):
             raise ParameterError(_no_data_message(f"no generated songs in {root / subset}"))
         return list(musdb.DB(root=str(root), is_wav=True, subsets=subset))
@@ -127,20 +125,20 @@ def load_duets(subset: str = "train", root=None) -> list[dict]:
     """
     from helpers import audio
 
-    folder = (Path(root) if root is not None else GENERATED_ROOT) / "duets" / subset
+    folder = (Path(root) if root is not None else generated_root()) / "duets" / subset
     track_dirs = sorted(p.parent for p in folder.glob("*/mixture.wav"))
     if not track_dirs:
         raise ParameterError(_no_data_message(f"no duets in {folder}"))
     duets = []
     for track_dir in track_dirs:
         item = {"name": track_dir.name}
-        for stem in ("mixture", "piano", "violin"):
+        for stem in ("mixture",) + DUET_SOURCES:
             item[stem], item["sample_rate"] = audio.load(track_dir / f"{stem}.wav")
         duets.append(item)
     return duets
 
 
-def track_arrays(track, targets=("vocals", "drums"), sample_rate: int | None = spectral.SAMPLE_RATE) -> dict:
+def track_arrays(track, targets=("vocals", "drums"), sample_rate: int | None = SAMPLE_RATE) -> dict:
     """Read a musdb track's mixture and target stems as float32 arrays in librosa's layout.
 
     Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
@@ -182,70 +180,8 @@ def track_arrays(track, targets=("vocals", "drums"), sample_rate: int | None = s
     return arrays
 
 
-def check_targets(targets) -> tuple[str, ...]:
-    """Validate a target list and return it as a tuple.
-
-    Raises
-    ------
-    ParameterError
-        If it is empty, has an unknown name (the message lists the valid ones), or repeats a name.
-    """
-    if isinstance(targets, str):
-        targets = (targets,)
-    targets = tuple(targets)
-    if not targets:
-        raise ParameterError("targets is empty; choose from " + ", ".join(TARGET_NAMES))
-    for name in targets:
-        if name not in TARGET_NAMES:
-            raise ParameterError(f"unknown target {name!r}; choose from " + ", ".join(TARGET_NAMES))
-    if len(set(targets)) != len(targets):
-        raise ParameterError(f"targets={targets} repeats a name")
-    return targets
-
-
-def segment(audio: np.ndarray, segment_length: int, hop: int | None = None) -> np.ndarray:
-    """Cut a signal into fixed-length segments, zero-padding the last one.
-
-    Taught in: notebooks/05_unet_vocals_drums.ipynb
-
-    Parameters
-    ----------
-    audio : np.ndarray [shape=(..., n_samples)]
-    segment_length : int > 0
-        Samples per segment.
-    hop : int > 0 or None
-        Samples between segment starts; ``None`` means ``segment_length`` (no overlap).
-
-    Returns
-    -------
-    segments : np.ndarray [shape=(n_segments, ..., segment_length)]
-        ``n_segments = 1 + ceil(max(n_samples - segment_length, 0) / hop)``; a signal shorter than one segment
-        gives one padded segment.
-
-    Raises
-    ------
-    ParameterError
-        If ``segment_length`` or ``hop`` is not a positive integer.
-    """
-    if not isinstance(segment_length, (int, np.integer)) or segment_length <= 0:
-        raise ParameterError(f"segment_length={segment_length!r} must be a positive integer")
-    hop = segment_length if hop is None else hop
-    if not isinstance(hop, (int, np.integer)) or hop <= 0:
-        raise ParameterError(f"hop={hop!r} must be a positive integer")
-    audio = np.asarray(audio)
-    n_samples = audio.shape[-1]
-    n_segments = 1 + int(np.ceil(max(n_samples - segment_length, 0) / hop))
-    total = (n_segments - 1) * hop + segment_length
-    padded = np.zeros(audio.shape[:-1] + (total,), dtype=audio.dtype)
-    padded[..., :n_samples] = audio
-    starts = np.arange(n_segments) * hop
-    return np.stack([padded[..., s : s + segment_length] for s in starts])
-
-
 def to_model_layout(magnitude):
     """Convert magnitudes from librosa's layout to the model layout by adding a trailing channel axis.
-
-    Taught in: notebooks/05_unet_vocals_drums.ipynb
 
     Parameters
     ----------
@@ -277,8 +213,8 @@ def cache_settings(targets, sample_rate, n_fft, hop_length, n_frames, source_nam
             "hop_length": int(hop_length), "n_frames": int(n_frames), "tracks": list(source_names), "version": 1}
 
 
-def build_cache(tracks, path, targets=("vocals", "drums"), sample_rate: int = spectral.SAMPLE_RATE,
-                n_fft: int = spectral.N_FFT, hop_length: int = spectral.HOP_LENGTH, n_frames: int = 128,
+def build_cache(tracks, path, targets=("vocals", "drums"), sample_rate: int = SAMPLE_RATE,
+                n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, n_frames: int = N_FRAMES,
                 progress: bool = True) -> Path:
     """Write magnitude spectrograms of fixed-length segments of each track to an HDF5 file.
 
@@ -320,9 +256,9 @@ def build_cache(tracks, path, targets=("vocals", "drums"), sample_rate: int = sp
     from tqdm.auto import tqdm
 
     targets = check_targets(targets)
-    spectral._check_frame_params(n_fft, hop_length)
-    if not isinstance(n_frames, (int, np.integer)) or n_frames <= 0:
-        raise ParameterError(f"n_frames={n_frames!r} must be a positive integer")
+    spectral.check_frame_params(n_fft, hop_length)
+    check_int("sample_rate", sample_rate)
+    check_int("n_frames", n_frames)
     tracks = list(tracks)
     if not tracks:
         raise ParameterError("tracks is empty; nothing to cache")
@@ -348,9 +284,9 @@ def build_cache(tracks, path, targets=("vocals", "drums"), sample_rate: int = sp
             for track in tqdm(tracks, desc=f"caching {path.name}", unit="track", disable=not progress):
                 arrays = track_arrays(track, targets, sample_rate)
                 for name in names:
-                    segments = segment(arrays[name], segment_length)  # (n_segments, n_channels, segment_length)
-                    segments = segments.reshape(-1, segment_length)
-                    magnitude = np.abs(spectral.stft(segments, n_fft=n_fft, hop_length=hop_length))
+                    pieces = segments.split(arrays[name], segment_length)  # (n_segments, n_channels, segment_length)
+                    pieces = pieces.reshape(-1, segment_length)
+                    magnitude = np.abs(spectral.stft(pieces, n_fft=n_fft, hop_length=hop_length))
                     data = datasets[name]
                     data.resize(data.shape[0] + magnitude.shape[0], axis=0)
                     data[-magnitude.shape[0]:] = magnitude
@@ -386,8 +322,6 @@ def cache_info(path) -> dict:
 
 def numpy_batches(path, targets=("vocals", "drums"), batch_size: int = 16, shuffle: bool = True, seed: int = 0):
     """Yield batches from a cache as NumPy arrays in the model layout (for small notebooks, without tf.data).
-
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 
     Parameters
     ----------
@@ -430,16 +364,13 @@ def _check_batch_request(path, targets, batch_size):
     missing = [t for t in targets if t not in info["targets"]]
     if missing:
         raise ParameterError(f"targets {missing} are not in the cache {path} (it has {info['targets']})")
-    if batch_size <= 0:
-        raise ParameterError(f"batch_size={batch_size!r} must be positive")
+    check_int("batch_size", batch_size)
     return targets, info
 
 
 def tf_dataset(path, targets=("vocals", "drums"), batch_size: int = 16, shuffle: bool = True, seed: int = 0,
                repeat: bool = False):
     """Stream batches from a cache with ``tf.data``: shuffled, batched and prefetched, never all in memory.
-
-    Taught in: notebooks/05_unet_vocals_drums.ipynb
 
     Parameters
     ----------

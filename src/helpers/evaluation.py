@@ -1,6 +1,7 @@
 """Scoring separation: BSS Eval (museval, MUSDB conventions), SI-SDR, and simple baselines.
 
-Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb
+Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb, 
+notebooks/05_unet_vocals_drums.ipynb
 
 References
 ----------
@@ -16,6 +17,7 @@ import warnings
 import numpy as np
 
 from helpers import spectral
+from helpers.config import HOP_LENGTH, N_FFT, SAMPLE_RATE, STEMS
 from helpers.exceptions import ParameterError
 
 METRICS = ("SDR", "SIR", "SAR", "ISR")
@@ -220,8 +222,6 @@ def fixed_filter_split(mixture: np.ndarray, reference: np.ndarray, sample_rate: 
     Every cutoff (Hz) and both sides are tried as a brick-wall STFT mask; the one with the highest SI-SDR against
     the reference wins. If it scores close to an ideal mask, the data would be too easy.
 
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
-
     Parameters
     ----------
     mixture, reference : np.ndarray [shape=(..., n_samples)]
@@ -252,8 +252,8 @@ def fixed_filter_split(mixture: np.ndarray, reference: np.ndarray, sample_rate: 
 ORACLES = ("IBM", "IRM1", "IRM2", "Wiener")
 
 
-def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = spectral.N_FFT,
-              hop_length: int = spectral.HOP_LENGTH, methods=("MIX", "HALF") + ORACLES) -> dict:
+def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = N_FFT,
+              hop_length: int = HOP_LENGTH, methods=("MIX", "HALF") + ORACLES) -> dict:
     """Score the no-learning baselines and the oracle masks for one track, SiSEC-style, per target.
 
     - **MIX**: the mixture as the estimate (what doing nothing scores);
@@ -289,7 +289,7 @@ def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = spec
     """
     from helpers import masks
 
-    stems = ("vocals", "drums", "bass", "other")
+    stems = STEMS
     missing = [s for s in ("mixture",) + stems if s not in track_arrays]
     if missing:
         raise ParameterError(f"track_arrays lacks {missing}; use data.track_arrays(track, {stems})")
@@ -326,8 +326,6 @@ def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = spec
 
 class ResultsTable:
     """Method × target table of one metric, median over tracks; prints as text and renders as HTML.
-
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 
     Attributes
     ----------
@@ -407,3 +405,39 @@ def results_table(per_track_scores, metric: str = "SDR") -> ResultsTable:
             warnings.simplefilter("ignore", RuntimeWarning)
             values[method] = {t: float(np.nanmedian([r[t][metric] for r in rows if t in r])) for t in targets}
     return ResultsTable(values, counts, metric)
+
+
+def score_on_tracks(tracks, estimators: dict, targets=("vocals", "drums"), sample_rate: int = SAMPLE_RATE,
+                    methods=("MIX", "HALF", "IRM1")) -> list:
+    """Score baselines and estimators on tracks (BSS Eval, SiSEC-style), ready for :func:`results_table`.
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
+    Parameters
+    ----------
+    tracks : sequence of musdb.MultiTrack
+    estimators : dict[str, callable]
+        Name → function ``mixture (n_channels, n_samples) -> {target: estimate}``.
+    targets : sequence of str
+    sample_rate : int
+        Scoring rate (Hz).
+    methods : sequence of str
+        Baseline methods (:func:`baselines`).
+
+    Returns
+    -------
+    per_track : list of dict
+        ``scores[method][target][metric]`` per track.
+    """
+    from helpers import data
+
+    per_track = []
+    for track in tracks:
+        arrays = data.track_arrays(track, STEMS, sample_rate=sample_rate)
+        scores, _ = baselines(arrays, targets=targets, methods=methods)
+        for name, estimate in estimators.items():
+            estimates = estimate(arrays["mixture"])
+            scores[name] = {t: bss_eval_target(arrays[t], estimates[t], arrays["mixture"], sample_rate)
+                            for t in targets}
+        per_track.append(scores)
+    return per_track

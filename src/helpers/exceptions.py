@@ -1,4 +1,8 @@
-"""Exceptions raised by the course helpers."""
+"""Exceptions raised by the course helpers, and the one check of a count that every module shares."""
+
+from __future__ import annotations
+
+import numbers
 
 
 class ParameterError(ValueError):
@@ -6,6 +10,30 @@ class ParameterError(ValueError):
 
     The message names the bad value (a parameter and its value, or a file path) and the problem, in the
     style of ``librosa.util.exceptions.ParameterError``. It is a ``ValueError``, so generic handlers catch it.
-
-    Taught in: notebooks/00_setup_check.ipynb
     """
+
+
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """Check that ``value`` is an integer (not a bool) of at least ``minimum`` and return it as an ``int``.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : object
+    minimum : int
+        1 for a positive count, 0 for a non-negative one.
+
+    Returns
+    -------
+    value : int
+
+    Raises
+    ------
+    ParameterError
+        ``"hop_length=0 must be a positive integer"`` (or ``an integer >= minimum``).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        what = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ParameterError(f"{name}={value!r} must be {what}")
+    return int(value)

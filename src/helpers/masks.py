@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers import spectral
+from helpers.config import HOP_LENGTH
 from helpers.exceptions import ParameterError
 
 EPS = 1e-10
@@ -87,8 +88,6 @@ def soft_mask(target_magnitude: np.ndarray, mixture_magnitude: np.ndarray, expon
               threshold: float | None = None) -> np.ndarray:
     """A mask from a target magnitude estimate: ``clip(T / X, 0, 1) ** exponent``, optionally binarised.
 
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
-
     Parameters
     ----------
     target_magnitude : np.ndarray [shape=(..., n_bins, n_frames)], >= 0
@@ -117,11 +116,9 @@ def soft_mask(target_magnitude: np.ndarray, mixture_magnitude: np.ndarray, expon
     return (mask >= threshold).astype(np.float32) if threshold is not None else mask
 
 
-def apply_mask(mask: np.ndarray, mixture_stft: np.ndarray, hop_length: int = spectral.HOP_LENGTH,
+def apply_mask(mask: np.ndarray, mixture_stft: np.ndarray, hop_length: int = HOP_LENGTH,
                length: int | None = None) -> np.ndarray:
     """Estimate a source: multiply the mixture STFT by a mask (keeping the mixture's phase) and invert.
-
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 
     Parameters
     ----------
@@ -151,7 +148,7 @@ def apply_mask(mask: np.ndarray, mixture_stft: np.ndarray, hop_length: int = spe
 def wiener(magnitude_estimates: dict, mixture_stft: np.ndarray, iterations: int = 1) -> dict:
     """Multichannel Wiener filtering of magnitude estimates through norbert (EM iterations).
 
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+    Taught in: notebooks/06_separate_your_song.ipynb
 
     Parameters
     ----------

@@ -1,23 +1,44 @@
-"""The course's networks, in Keras 3 (layers and ``keras.ops`` only, so they build under any backend).
+"""The course's networks, in Keras 3 (layers and ``keras.ops`` only, so they build under any backend), and how a
+model is saved and loaded with its settings.
 
-Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb,
+A spectrogram model is only usable with the STFT it was trained on. So every model that :func:`spectrogram_fnn`
+or :func:`unet` builds carries its settings (sample rate, ``n_fft``, ``hop_length``, window, ``n_frames`` or
+context, targets, and the builder's arguments) inside itself, in the config of an identity layer
+(:class:`AudioSettings`), and so inside the ``.keras`` file that :func:`save` writes. :func:`load` reads those
+settings from the file's JSON, rebuilds the network from this code and loads the weights: it never guesses a
+setting, and it does not depend on how a given Keras release serialises initializers, so a file saved by a newer
+Keras loads on an older one (down to the floor in ``pyproject.toml``) and under any backend.
+
+Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb, 
 notebooks/05_unet_vocals_drums.ipynb
 """
 
 from __future__ import annotations
 
+import json
+import warnings
+import zipfile
+from pathlib import Path
+
 import keras
 import numpy as np
 
 from helpers import spectral
-from helpers.exceptions import ParameterError
+from helpers.config import DUET_SOURCES, HOP_LENGTH, N_FFT, N_FRAMES, SAMPLE_RATE, WINDOW, check_targets
+from helpers.exceptions import ParameterError, check_int
+
+#: The shipped checkpoint, trained by ``make pretrained`` on the generated dataset; its card is the ``.json`` beside.
+PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "unet_vocals_drums.keras"
+#: The name of the :class:`AudioSettings` layer in every model that carries settings.
+SETTINGS_LAYER = "audio_settings"
 
 
-def waveform_fnn(frame_length: int = 512, sources=("piano", "violin"), hidden=(1024, 1024)):
+def waveform_fnn(frame_length: int = 512, sources=DUET_SOURCES, hidden=(1024, 1024)):
     """A feed-forward network from a mixture frame to one frame per source, all in the time domain.
 
     Each output is a linear layer of ``frame_length`` samples; the frames are put back together by
-    :func:`separate_waveform` (windowed overlap-add).
+    :func:`helpers.separation.separate_waveform` (windowed overlap-add). Notebook 02 trains it in place and never
+    saves it, so it carries no settings.
 
     Taught in: notebooks/02_waveform_fnn.ipynb
 
@@ -41,8 +62,11 @@ def waveform_fnn(frame_length: int = 512, sources=("piano", "violin"), hidden=(1
         If ``frame_length`` or a width is not positive, or ``sources`` is empty.
     """
 
-    if frame_length <= 0 or not hidden or min(hidden) <= 0:
-        raise ParameterError(f"frame_length={frame_length} and hidden={hidden} must be positive")
+    check_int("frame_length", frame_length)
+    if not hidden:
+        raise ParameterError("hidden is empty")
+    for width in hidden:
+        check_int("hidden width", width)
     if not sources:
         raise ParameterError("sources is empty")
     inputs = keras.Input((frame_length,), name="mixture")
@@ -76,49 +100,8 @@ def waveform_frames(mixture: np.ndarray, sources: dict | None, frame_length: int
                for name, s in sources.items()}
 
 
-def separate_waveform(model, mixture: np.ndarray, frame_length: int, hop_length: int) -> dict:
-    """Run the waveform FNN over a whole mono signal: frame, predict, window, overlap-add.
-
-    The mixture is padded by one frame on both sides so every sample is covered by two Hann-weighted frames
-    (``hop_length = frame_length / 2``: the periodic Hann sums to one).
-
-    Taught in: notebooks/02_waveform_fnn.ipynb
-
-    Parameters
-    ----------
-    model : keras.Model
-        From :func:`waveform_fnn`.
-    mixture : np.ndarray [shape=(n_samples,)]
-    frame_length, hop_length : int
-
-    Returns
-    -------
-    estimates : dict[str, np.ndarray [shape=(n_samples,)]], float32
-
-    Raises
-    ------
-    ParameterError
-        If ``hop_length`` is not ``frame_length // 2``.
-    """
-    import scipy.signal
-
-    if hop_length * 2 != frame_length:
-        raise ParameterError(f"hop_length={hop_length} must be frame_length / 2 = {frame_length / 2}")
-    n = mixture.shape[-1]
-    n_padded = int(np.ceil((n + 2 * frame_length) / hop_length)) * hop_length
-    padded = np.zeros(n_padded, dtype=np.float32)
-    padded[frame_length : frame_length + n] = mixture
-    x, _ = waveform_frames(padded, None, frame_length, hop_length)
-    predictions = model.predict(x, batch_size=256, verbose=0)
-    window = scipy.signal.get_window("hann", frame_length).astype(np.float32)
-    return {name: spectral.overlap_add(frames * window, hop_length)[frame_length : frame_length + n]
-            for name, frames in predictions.items()}
-
-
 def context_windows(magnitude: np.ndarray, context: int) -> np.ndarray:
     """Stack each frame with its ``context`` neighbours on both sides (zero-padded at the edges).
-
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 
     Parameters
     ----------
@@ -136,8 +119,7 @@ def context_windows(magnitude: np.ndarray, context: int) -> np.ndarray:
     ParameterError
         If ``context`` is negative.
     """
-    if not isinstance(context, (int, np.integer)) or context < 0:
-        raise ParameterError(f"context={context!r} must be a non-negative integer")
+    check_int("context", context, minimum=0)
     frames = np.swapaxes(np.asarray(magnitude), -1, -2)  # (..., n_frames, n_bins)
     pad = [(0, 0)] * (frames.ndim - 2) + [(context, context), (0, 0)]
     padded = np.pad(frames, pad)
@@ -145,8 +127,9 @@ def context_windows(magnitude: np.ndarray, context: int) -> np.ndarray:
     return np.stack([padded[..., i : i + n_frames, :] for i in range(2 * context + 1)], axis=-2)
 
 
-def spectrogram_fnn(n_bins: int = spectral.N_FFT // 2 + 1, context: int = 3, targets=("vocals", "drums"),
-                    hidden=(512, 512), dropout: float = 0.2):
+def spectrogram_fnn(targets=("vocals", "drums"), context: int = 3, hidden=(512, 512), dropout: float = 0.2,
+                    sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH,
+                    window: str = WINDOW):
     """A frame-wise dense network: a context of mixture magnitude frames in, one mask per target out.
 
     The input is compressed with ``log1p`` inside the model; each head is a sigmoid mask over the centre frame's
@@ -158,38 +141,58 @@ def spectrogram_fnn(n_bins: int = spectral.N_FFT // 2 + 1, context: int = 3, tar
 
     Parameters
     ----------
-    n_bins : int > 0
-    context : int >= 0
-        Frames on each side of the centre frame.
     targets : sequence of str
         One head per target.
+    context : int >= 0
+        Frames on each side of the centre frame.
     hidden : sequence of int
         ReLU layer widths.
     dropout : float in [0, 1)
         Dropout after each hidden layer.
+    sample_rate : int > 0
+        Hz; the rate of the audio the model is trained on (stored in the model, not used by the network).
+    n_fft, hop_length : int
+        The STFT's size and hop in samples; ``n_bins = n_fft // 2 + 1``.
+    window : str
+        The STFT's window.
 
     Returns
     -------
     model : keras.Model
         Input ``(batch, 2 * context + 1, n_bins)`` magnitudes; outputs ``{target: (batch, n_bins)}`` magnitudes.
+        :func:`settings` reads its settings back.
+
+    Raises
+    ------
+    ParameterError
+        If a parameter is out of range or a target unknown.
 
     References
     ----------
     .. [1] Uhlich, Giron & Mitsufuji, "Deep neural network based instrument extraction from music", ICASSP 2015.
     """
 
-    if n_bins <= 0 or not hidden or min(hidden) <= 0 or not 0 <= dropout < 1:
-        raise ParameterError(f"n_bins={n_bins}, hidden={hidden}, dropout={dropout} are out of range")
-    inputs = keras.Input((2 * context + 1, n_bins), name="mixture_magnitude")
-    centre = CentreFrame(context, name="centre_frame")(inputs)
-    x = Log1p(name="log1p")(inputs)
+    targets = check_targets(targets)
+    context = check_int("context", context, minimum=0)
+    n_fft, hop_length = _check_stft(sample_rate, n_fft, hop_length)
+    if not hidden or not 0 <= dropout < 1:
+        raise ParameterError(f"hidden={hidden} and dropout={dropout} are out of range")
+    for width in hidden:
+        check_int("hidden width", width)
+    settings = {"architecture": "spectrogram_fnn", "sample_rate": int(sample_rate), "n_fft": n_fft,
+                "hop_length": hop_length, "window": window, "context": context, "targets": list(targets),
+                "arguments": {"hidden": [int(w) for w in hidden], "dropout": float(dropout)}}
+    inputs = keras.Input((2 * context + 1, n_fft // 2 + 1), name="mixture_magnitude")
+    magnitude = AudioSettings(settings, name=SETTINGS_LAYER)(inputs)
+    centre = CentreFrame(context, name="centre_frame")(magnitude)
+    x = Log1p(name="log1p")(magnitude)
     x = keras.layers.Flatten()(x)
     for i, width in enumerate(hidden):
         x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}")(x)
         x = keras.layers.Dropout(dropout)(x)
     outputs = {}
     for target in targets:
-        mask = keras.layers.Dense(n_bins, activation="sigmoid", name=f"{target}_mask")(x)
+        mask = keras.layers.Dense(n_fft // 2 + 1, activation="sigmoid", name=f"{target}_mask")(x)
         outputs[target] = keras.layers.Multiply(name=target)([mask, centre])
     return keras.Model(inputs, outputs, name="spectrogram_fnn")
 
@@ -228,42 +231,10 @@ def spectrogram_fnn_batches(cache_path, targets=("vocals", "drums"), context: in
         epoch += 1
 
 
-def separate_spectrogram_fnn(model, mixture: np.ndarray, context: int, n_fft: int = spectral.N_FFT,
-                             hop_length: int = spectral.HOP_LENGTH) -> dict:
-    """Separate a (multichannel) mixture with the spectrogram FNN: each channel's STFT, masked, with its own phase.
-
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
-
-    Parameters
-    ----------
-    model : keras.Model
-        From :func:`spectrogram_fnn`.
-    mixture : np.ndarray [shape=(n_channels, n_samples) or (n_samples,)]
-    context, n_fft, hop_length : int
-        As used in training.
-
-    Returns
-    -------
-    estimates : dict[str, np.ndarray [shape=mixture.shape]], float32
-    """
-    mixture_stft = spectral.stft(mixture, n_fft=n_fft, hop_length=hop_length)
-    magnitude, phase = spectral.magphase(mixture_stft)
-    windows = context_windows(magnitude, context)  # (..., n_frames, 2c+1, n_bins)
-    predictions = model.predict(windows.reshape(-1, *windows.shape[-2:]), batch_size=1024, verbose=0)
-    estimates = {}
-    for target, estimate in predictions.items():
-        estimate = np.swapaxes(estimate.reshape(windows.shape[:-2] + (windows.shape[-1],)), -1, -2)
-        estimate = np.minimum(estimate, magnitude)  # a mask never exceeds one
-        estimates[target] = spectral.istft(estimate * phase, hop_length=hop_length, length=mixture.shape[-1])
-    return estimates
-
-
 @keras.saving.register_keras_serializable(package="helpers")
 class Log1p(keras.layers.Layer):
     """``log(1 + x)``: compresses the dynamic range of magnitudes. A registered layer, so Keras's safe-mode loading
     accepts models that use it (a ``Lambda`` layer would be refused).
-
-    Taught in: notebooks/05_unet_vocals_drums.ipynb
     """
 
     def call(self, inputs):
@@ -272,10 +243,7 @@ class Log1p(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="helpers")
 class CentreFrame(keras.layers.Layer):
-    """Select the centre frame of a context window: ``(batch, 2c + 1, n_bins) -> (batch, n_bins)``.
-
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
-    """
+    """Select the centre frame of a context window: ``(batch, 2c + 1, n_bins) -> (batch, n_bins)``."""
 
     def __init__(self, context: int, **kwargs):
         super().__init__(**kwargs)
@@ -288,8 +256,9 @@ class CentreFrame(keras.layers.Layer):
         return {**super().get_config(), "context": self.context}
 
 
-def unet(targets=("vocals", "drums"), n_bins: int = spectral.N_FFT // 2 + 1, n_frames: int = 128,
-         base_filters: int = 8, depth: int = 5, kernel_size: int = 5, dropout: float = 0.5):
+def unet(targets=("vocals", "drums"), n_frames: int = N_FRAMES, base_filters: int = 8, depth: int = 5,
+         kernel_size: int = 5, dropout: float = 0.5, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT,
+         hop_length: int = HOP_LENGTH, window: str = WINDOW):
     """A U-Net that predicts one soft mask per target from a mixture magnitude spectrogram (Jansson et al. 2017).
 
     Layout ``(batch, n_bins, n_frames, 1)``: frequency rows, time columns, one channel (each audio channel is
@@ -311,17 +280,23 @@ def unet(targets=("vocals", "drums"), n_bins: int = spectral.N_FFT // 2 + 1, n_f
     ----------
     targets : sequence of str
         One head per target; ``("bass",)`` gives a bass separator (its residual is the "bassless" track).
-    n_bins : int
-        Frequency bins of the input, ``n_fft // 2 + 1``; ``n_bins - 1`` must be divisible by ``2 ** depth``.
     n_frames : int
-        Frames per patch; divisible by ``2 ** depth``.
-    base_filters, depth, kernel_size : int
+        Frames per segment; divisible by ``2 ** depth``.
+    base_filters, depth, kernel_size : int > 0
     dropout : float in [0, 1)
+    sample_rate : int > 0
+        Hz; the rate of the audio the model is trained on and separates (stored in the model).
+    n_fft, hop_length : int
+        The STFT's size and hop in samples; ``n_bins = n_fft // 2 + 1``, and ``n_fft / 2`` must be divisible by
+        ``2 ** depth``.
+    window : str
+        The STFT's window.
 
     Returns
     -------
     model : keras.Model
         Input ``(batch, n_bins, n_frames, 1)`` magnitudes; outputs ``{target: (batch, n_bins, n_frames, 1)}``.
+        :func:`settings` reads its settings back.
 
     Raises
     ------
@@ -336,18 +311,23 @@ def unet(targets=("vocals", "drums"), n_bins: int = spectral.N_FFT // 2 + 1, n_f
     """
     from keras import layers
 
-    from helpers.data import check_targets
-
     targets = check_targets(targets)
-    if depth < 1 or base_filters < 1 or kernel_size < 1 or not 0 <= dropout < 1:
-        raise ParameterError(f"depth={depth}, base_filters={base_filters}, kernel_size={kernel_size}, "
-                             f"dropout={dropout} are out of range")
-    scale = 2 ** depth
+    depth, base_filters = check_int("depth", depth), check_int("base_filters", base_filters)
+    kernel_size, n_frames = check_int("kernel_size", kernel_size), check_int("n_frames", n_frames)
+    if not 0 <= dropout < 1:
+        raise ParameterError(f"dropout={dropout!r} must be in [0, 1)")
+    n_fft, hop_length = _check_stft(sample_rate, n_fft, hop_length)
+    n_bins, scale = n_fft // 2 + 1, 2 ** depth
     if (n_bins - 1) % scale or n_frames % scale:
-        raise ParameterError(f"n_bins - 1 = {n_bins - 1} and n_frames = {n_frames} must be divisible by "
+        raise ParameterError(f"n_fft / 2 = {n_bins - 1} and n_frames = {n_frames} must be divisible by "
                              f"2 ** depth = {scale}")
+    settings = {"architecture": "unet", "sample_rate": int(sample_rate), "n_fft": n_fft, "hop_length": hop_length,
+                "window": window, "n_frames": n_frames, "targets": list(targets),
+                "arguments": {"base_filters": base_filters, "depth": depth, "kernel_size": kernel_size,
+                              "dropout": float(dropout)}}
     inputs = keras.Input((n_bins, n_frames, 1), name="mixture_magnitude")
-    x = layers.Cropping2D(((0, 1), (0, 0)), name="drop_nyquist")(inputs)
+    magnitude = AudioSettings(settings, name=SETTINGS_LAYER)(inputs)
+    x = layers.Cropping2D(((0, 1), (0, 0)), name="drop_nyquist")(magnitude)
     x = Log1p(name="log1p")(x)
     skips = []
     for level in range(depth):
@@ -369,16 +349,15 @@ def unet(targets=("vocals", "drums"), n_bins: int = spectral.N_FFT // 2 + 1, n_f
     for target in targets:
         mask = layers.Conv2D(1, 3, padding="same", activation="sigmoid", name=f"{target}_mask")(x)
         mask = layers.ZeroPadding2D(((0, 1), (0, 0)), name=f"{target}_mask_full")(mask)
-        outputs[target] = layers.Multiply(name=target)([mask, inputs])
+        outputs[target] = layers.Multiply(name=target)([mask, magnitude])
     return keras.Model(inputs, outputs, name="unet_" + "_".join(targets))
 
 
 def unet_mask_model(model, targets=None):
     """The sub-network of a :func:`unet` that outputs the masks themselves instead of masked magnitudes.
 
-    Shares the weights (no copy); used by :mod:`helpers.separate`, which applies the masks to complex STFTs.
-
-    Taught in: notebooks/06_separate_your_song.ipynb
+    Shares the weights (no copy); used by :class:`helpers.separation.Separator`, which applies the masks to
+    complex STFTs.
 
     Parameters
     ----------
@@ -406,40 +385,218 @@ def unet_mask_model(model, targets=None):
                        name=f"{model.name}_masks")
 
 
-def unet_masks(model, magnitude: np.ndarray, n_frames: int | None = None, batch_size: int = 8) -> dict:
-    """Predict each target's mask for a whole magnitude spectrogram, patch by patch (no overlap).
 
-    The spectrogram is cut into ``n_frames``-frame patches (the last zero-padded), each channel separately.
+
+@keras.saving.register_keras_serializable(package="helpers")
+class AudioSettings(keras.layers.Layer):
+    """An identity layer whose config carries a model's audio settings, so they travel inside its ``.keras`` file.
+
+    ``settings`` holds ``architecture`` (the builder's name in this module), ``sample_rate`` (Hz), ``n_fft``,
+    ``hop_length`` (samples), ``window``, ``n_frames`` (U-Net) or ``context`` (spectrogram FNN), ``targets``, and
+    ``arguments``, the builder's other arguments. :func:`settings` reads them; :func:`load` rebuilds the model
+    from them.
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+    """
+
+    def __init__(self, settings: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = json.loads(json.dumps(settings))  # a plain, JSON-safe copy
+
+    def call(self, inputs):
+        return inputs
+
+    def get_config(self):
+        return {**super().get_config(), "settings": self.settings}
+
+
+def _check_stft(sample_rate, n_fft, hop_length) -> tuple[int, int]:
+    check_int("sample_rate", sample_rate)
+    return spectral.check_frame_params(n_fft, hop_length)
+
+
+#: The builders :func:`load` may call, by the ``architecture`` a model's settings name.
+BUILDERS = {"unet": ("n_frames", unet), "spectrogram_fnn": ("context", spectrogram_fnn)}
+
+
+def settings(model) -> dict:
+    """A model's audio settings: what it needs to be trained, saved, loaded and used on audio.
 
     Taught in: notebooks/05_unet_vocals_drums.ipynb
 
     Parameters
     ----------
     model : keras.Model
-        From :func:`unet`.
-    magnitude : np.ndarray [shape=(..., n_bins, n_total_frames)]
-    n_frames : int or None
-        Patch length; ``None`` reads it from the model's input.
-    batch_size : int
+        From :func:`unet` or :func:`spectrogram_fnn`, or loaded by :func:`load`.
 
     Returns
     -------
-    masks : dict[str, np.ndarray [shape=magnitude.shape]], values in [0, 1]
+    settings : dict
+        ``architecture``, ``sample_rate`` (Hz), ``n_fft``, ``hop_length`` (samples), ``window``, ``targets``,
+        ``n_frames`` (U-Net) or ``context`` (FNN), and ``arguments`` (the builder's other arguments); a copy.
+
+    Raises
+    ------
+    ParameterError
+        If the model carries no settings (it was not built by this module).
     """
-    n_frames = n_frames or model.input_shape[2]
-    magnitude = np.asarray(magnitude, dtype=np.float32)
-    lead, (n_bins, total) = magnitude.shape[:-2], magnitude.shape[-2:]
-    flat = magnitude.reshape(-1, n_bins, total)
-    n_patches = int(np.ceil(total / n_frames))
-    padded = np.zeros((flat.shape[0], n_bins, n_patches * n_frames), dtype=np.float32)
-    padded[..., :total] = flat
-    patches = padded.reshape(flat.shape[0], n_bins, n_patches, n_frames).transpose(0, 2, 1, 3)
-    patches = patches.reshape(-1, n_bins, n_frames, 1)
-    predictions = model.predict(patches, batch_size=batch_size, verbose=0)
-    masks = {}
-    for target, estimate in predictions.items():
-        mask = estimate[..., 0] / np.maximum(patches[..., 0], 1e-8)
-        mask = np.where(patches[..., 0] > 1e-8, mask, 0.0).clip(0, 1)
-        mask = mask.reshape(flat.shape[0], n_patches, n_bins, n_frames).transpose(0, 2, 1, 3)
-        masks[target] = mask.reshape(flat.shape[0], n_bins, -1)[..., :total].reshape(lead + (n_bins, total))
-    return masks
+    try:
+        layer = model.get_layer(SETTINGS_LAYER)
+    except ValueError:
+        raise ParameterError(f"model {model.name!r} carries no audio settings (no {SETTINGS_LAYER!r} layer); "
+                             "build it with helpers.models.unet or helpers.models.spectrogram_fnn") from None
+    return json.loads(json.dumps(layer.settings))
+
+
+def build(settings: dict):
+    """Build an untrained model from its settings (as :func:`settings` returns them).
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
+    Returns
+    -------
+    model : keras.Model
+
+    Raises
+    ------
+    ParameterError
+        If the architecture is unknown, a setting is missing, or a value is out of range.
+    """
+    architecture = settings.get("architecture")
+    if architecture not in BUILDERS:
+        raise ParameterError(f"architecture={architecture!r} must be one of {sorted(BUILDERS)}")
+    size, builder = BUILDERS[architecture]
+    names = ("sample_rate", "n_fft", "hop_length", "window", "targets", size, "arguments")
+    missing = [name for name in names if name not in settings]
+    if missing:
+        raise ParameterError(f"the settings lack {', '.join(missing)}")
+    if not isinstance(settings["arguments"], dict):
+        raise ParameterError(f"arguments={settings['arguments']!r} must be a dict")
+    try:
+        return builder(**{name: settings[name] for name in names[:-1]}, **settings["arguments"])
+    except TypeError as exc:  # an argument the builder does not take
+        raise ParameterError(f"the settings do not fit {architecture}: {exc}") from None
+
+
+def save(model, path) -> Path:
+    """Save a model with its settings and weights, without optimizer state, atomically (temporary file, rename).
+
+    The network is rebuilt from its settings and given the trained weights first, so the file holds no
+    optimizer, loss or training state: smaller, and it loads for inference anywhere.
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
+    Parameters
+    ----------
+    model : keras.Model
+        From :func:`unet` or :func:`spectrogram_fnn` (trained or not).
+    path : str or os.PathLike
+        A ``.keras`` file; its folder is created.
+
+    Returns
+    -------
+    path : pathlib.Path
+
+    Raises
+    ------
+    ParameterError
+        If ``path`` does not end in ``.keras`` or the model carries no settings.
+    """
+    from helpers.audio import atomic_path
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ParameterError(f"path={str(path)!r} must end in .keras")
+    clean = build(settings(model))
+    clean.set_weights(model.get_weights())
+    with atomic_path(path) as tmp:
+        clean.save(tmp)
+    return path
+
+
+def _stored_config(path: Path) -> tuple[dict, list, dict]:
+    """A ``.keras`` file's settings, input shape and output names, read from its ``config.json`` as plain JSON
+    (no Keras deserialisation, so no dependence on how a Keras release serialises layers)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            stored = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ParameterError(f"{path}: not a Keras model file ({type(exc).__name__}: {exc})") from None
+    graph = stored.get("config", {}) if isinstance(stored, dict) else {}
+    layers = [layer for layer in graph.get("layers", []) if isinstance(layer, dict)]
+    input_shapes = [layer.get("config", {}).get("batch_shape") for layer in layers
+                    if layer.get("class_name") == "InputLayer"]
+    outputs = graph.get("output_layers")
+    for layer in layers:
+        found = layer.get("config", {}).get("settings") if layer.get("class_name") == "AudioSettings" else None
+        if isinstance(found, dict):
+            return found, input_shapes, outputs
+    raise ParameterError(f"{path}: the model carries no audio settings (sample rate, STFT, targets); it was not "
+                         "saved by helpers.models.save, so it cannot be used on audio safely")
+
+
+def load(path=None):
+    """Load a model saved by :func:`save` (default: the shipped U-Net): settings from the file, weights into a
+    network built from this code.
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
+    Parameters
+    ----------
+    path : str or os.PathLike or None
+        A ``.keras`` file; ``None`` is :data:`PRETRAINED`.
+
+    Returns
+    -------
+    model : keras.Model
+        Ready for inference; :func:`settings` gives its settings.
+
+    Raises
+    ------
+    ParameterError
+        Naming the file: if it is missing, is not a Keras model file, carries no settings, its settings are
+        incomplete or out of range, or its weights do not fit the network its settings describe.
+    """
+    path = Path(path) if path is not None else PRETRAINED
+    if not path.is_file():
+        raise ParameterError(f"{path}: no such model file (train one with `make pretrained`)")
+    stored, input_shapes, outputs = _stored_config(path)
+    try:
+        model = build(stored)
+    except ParameterError as exc:
+        raise ParameterError(f"{path}: inconsistent settings ({exc})") from None
+    expected_outputs = sorted(outputs) if isinstance(outputs, dict) else outputs
+    if input_shapes != [list(model.input_shape)] or expected_outputs != sorted(model.output):
+        raise ParameterError(f"{path}: inconsistent settings (they describe inputs {list(model.input_shape)} and "
+                             f"outputs {sorted(model.output)}; the saved network has {input_shapes} and {outputs})")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+            problem = next((str(w.message) for w in caught if "freshly-initialized" in str(w.message)), None)
+        except Exception as exc:  # keras raises ValueError, KeyError, OSError...
+            problem = f"{type(exc).__name__}: {exc}"
+    if problem:
+        raise ParameterError(f"{path}: the weights do not fit the model its settings describe ({problem})")
+    return model
+
+
+def card(path=None) -> dict:
+    """The model card beside a ``.keras`` file (``.json``): where it came from, how it was trained, its scores.
+
+    The settings a model needs are inside the model (:func:`settings`); the card is provenance for people.
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
+    Parameters
+    ----------
+    path : str or os.PathLike or None
+        The model file; ``None`` is :data:`PRETRAINED`.
+
+    Returns
+    -------
+    card : dict
+        ``{}`` if there is no card.
+    """
+    card_path = Path(path if path is not None else PRETRAINED).with_suffix(".json")
+    return json.loads(card_path.read_text()) if card_path.is_file() else {}

@@ -11,13 +11,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from helpers import spectral
+from helpers.config import HOP_LENGTH, N_FFT
 
 
 def spectrogram(
     audio: np.ndarray,
     sample_rate: int,
-    n_fft: int = spectral.N_FFT,
-    hop_length: int = spectral.HOP_LENGTH,
+    n_fft: int = N_FFT,
+    hop_length: int = HOP_LENGTH,
     y_axis: str = "log",
     top_db: float = 80.0,
     ax=None,
@@ -162,11 +163,11 @@ def unet_diagram(model, ax=None):
     return ax
 
 
-def chunk_windows(mixture: np.ndarray, sample_rate: int, chunk_length: int, overlap_length: int,
-                  window_rate: int, seconds: float = 6.0, axes=None):
-    """Draw how a song is cut into overlapping windows and cross-faded (the start of the song).
+def crossfade_segments(mixture: np.ndarray, sample_rate: int, segment_length: int, overlap_length: int,
+                       model_rate: int, seconds: float = 6.0, axes=None):
+    """Draw how a song is cut into overlapping segments and cross-faded (the start of the song).
 
-    Top: the waveform with each window's span. Bottom: each window's cross-fade weight and their sum (one).
+    Top: the waveform with each segment's span. Bottom: each segment's cross-fade weight and their sum (one).
 
     Taught in: notebooks/06_separate_your_song.ipynb
 
@@ -175,9 +176,9 @@ def chunk_windows(mixture: np.ndarray, sample_rate: int, chunk_length: int, over
     mixture : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
     sample_rate : int > 0
         Of ``mixture``, in Hz.
-    chunk_length, overlap_length : int
-        Window and overlap lengths in samples at ``window_rate`` (see :class:`helpers.separate.Separator`).
-    window_rate : int > 0
+    segment_length, overlap_length : int
+        Segment and overlap lengths in samples at ``model_rate`` (see :class:`helpers.separation.Separator`).
+    model_rate : int > 0
         The model's rate in Hz.
     seconds : float > 0
         How much of the song to draw.
@@ -186,9 +187,9 @@ def chunk_windows(mixture: np.ndarray, sample_rate: int, chunk_length: int, over
     Returns
     -------
     axes : np.ndarray of 2 matplotlib.axes.Axes
-        The bottom one has one line per window plus the sum (``axes[1].lines``).
+        The bottom one has one line per segment plus the sum (``axes[1].lines``).
     """
-    from helpers.separate import chunk_starts, crossfade_window
+    from helpers.segments import crossfade_weights, segment_starts
 
     if axes is None:
         _, axes = plt.subplots(2, 1, figsize=(10, 4), sharex=True, gridspec_kw={"height_ratios": [1.3, 1]})
@@ -197,22 +198,22 @@ def chunk_windows(mixture: np.ndarray, sample_rate: int, chunk_length: int, over
     n_shown = min(mono.size, int(seconds * sample_rate))
     step = max(1, n_shown // 20000)
     axes[0].plot(np.arange(0, n_shown, step) / sample_rate, mono[:n_shown:step], lw=0.5, color="0.4")
-    window = crossfade_window(chunk_length, overlap_length)
-    end = int(seconds * window_rate)
-    starts = [s for s in chunk_starts(end, chunk_length, overlap_length) if s < end]
-    total = np.zeros(end + chunk_length + overlap_length)
+    weights = crossfade_weights(segment_length, overlap_length)
+    end = int(seconds * model_rate)
+    starts = [s for s in segment_starts(end, segment_length, overlap_length) if s < end]
+    total = np.zeros(end + segment_length + overlap_length)
     for i, start in enumerate(starts):
         color = f"C{i % 10}"
-        t0, t1 = start / window_rate, (start + chunk_length) / window_rate
+        t0, t1 = start / model_rate, (start + segment_length) / model_rate
         axes[0].axvspan(max(t0, 0), t1, ymin=0.05 + 0.45 * (i % 2), ymax=0.5 + 0.45 * (i % 2), color=color,
                         alpha=0.25, lw=0)
-        t = (start + np.arange(chunk_length)) / window_rate
-        axes[1].plot(t, window, color=color, lw=1.2)
-        total[start + overlap_length:start + overlap_length + chunk_length] += window
-    axes[1].plot(np.arange(end) / window_rate, total[overlap_length:overlap_length + end], "k--", lw=1,
+        t = (start + np.arange(segment_length)) / model_rate
+        axes[1].plot(t, weights, color=color, lw=1.2)
+        total[start + overlap_length:start + overlap_length + segment_length] += weights
+    axes[1].plot(np.arange(end) / model_rate, total[overlap_length:overlap_length + end], "k--", lw=1,
                  label="sum of the weights")
-    axes[0].set(ylabel="mixture", title=f"windows of {chunk_length / window_rate:.2f} s, "
-                f"overlap {overlap_length / window_rate:.2f} s ({100 * overlap_length / chunk_length:.0f} %)")
+    axes[0].set(ylabel="mixture", title=f"segments of {segment_length / model_rate:.2f} s, "
+                f"overlap {overlap_length / model_rate:.2f} s ({100 * overlap_length / segment_length:.0f} %)")
     axes[1].set(xlabel="time (s)", ylabel="cross-fade weight", ylim=(-0.05, 1.15), xlim=(0, seconds))
     axes[1].legend(loc="lower right", fontsize=8)
     return np.asarray(axes)

@@ -178,27 +178,27 @@ def check_gain_share(share, table, method: str, target: str, oracle: str = "IRM1
     return _report(abs(float(share) - expected) <= 0.5, "share of the oracle's gain", f"you: {float(share):.1f} %")
 
 
-def check_n_windows(n_windows, n_samples: int, chunk_length: int, overlap_length: int) -> bool:
-    """Exercise (06): how many windows the separator runs over a signal of ``n_samples`` (at the model's rate).
+def check_n_segments(n_segments, n_samples: int, segment_length: int, overlap_length: int) -> bool:
+    """Exercise (06): how many segments the separator runs over a signal of ``n_samples`` (at the model's rate).
 
-    The answer is the length of :func:`helpers.separate.chunk_starts`.
+    The answer is the length of :func:`helpers.segments.segment_starts`.
 
     Returns
     -------
     ok : bool
     """
-    from helpers.separate import chunk_starts
+    from helpers.segments import segment_starts
 
-    if n_windows is None:
-        return _report(False, "number of windows", "no answer yet (the variable is None)")
-    expected = len(chunk_starts(n_samples, chunk_length, overlap_length))
-    return _report(int(n_windows) == expected, "number of windows", f"you: {n_windows}")
+    if n_segments is None:
+        return _report(False, "number of segments", "no answer yet (the variable is None)")
+    expected = len(segment_starts(n_samples, segment_length, overlap_length))
+    return _report(int(n_segments) == expected, "number of segments", f"you: {n_segments}")
 
 
 def check_overlap_cost(extra_percent, overlap: float) -> bool:
-    """Exercise (06): how much more model work (in %) an overlap costs than back-to-back windows, within 1 %.
+    """Exercise (06): how much more model work (in %) an overlap costs than back-to-back segments, within 1 %.
 
-    Windows advance by ``1 - overlap`` of their length, so there are ``1 / (1 - overlap)`` times as many.
+    Segments advance by ``1 - overlap`` of their length, so there are ``1 / (1 - overlap)`` times as many.
 
     Returns
     -------

@@ -1,9 +1,9 @@
-"""Short-time Fourier transforms: NumPy (librosa) and TensorFlow twins with the same conventions.
+"""Short-time Fourier transforms with the course's conventions (librosa underneath), framing and overlap-add.
 
 Conventions everywhere in the course: a Hann window (periodic, as in ``scipy.signal.get_window``),
 ``center=True`` with zero padding of ``n_fft // 2`` on both sides, and librosa's layout
-``(..., n_bins, n_frames)`` with ``n_bins = n_fft // 2 + 1``. The TensorFlow versions return the same layout,
-so models and notebooks can move between them; their agreement is tested.
+``(..., n_bins, n_frames)`` with ``n_bins = n_fft // 2 + 1``. The defaults (``n_fft``, ``hop_length``, window)
+are :mod:`helpers.config`'s.
 
 Taught in: notebooks/03_stft.ipynb (first used in notebooks/00_setup_check.ipynb)
 
@@ -18,22 +18,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.exceptions import ParameterError
-
-#: Course defaults (see notebooks/03_stft.ipynb for the trade-offs).
-SAMPLE_RATE = 22050
-N_FFT = 1024
-HOP_LENGTH = 256
-WINDOW = "hann"
+from helpers.config import HOP_LENGTH, N_FFT, SAMPLE_RATE, WINDOW
+from helpers.exceptions import ParameterError, check_int
 
 
-def _check_frame_params(n_fft, hop_length):
-    if not isinstance(n_fft, (int, np.integer)) or n_fft < 2:
-        raise ParameterError(f"n_fft={n_fft!r} must be an integer >= 2")
-    if not isinstance(hop_length, (int, np.integer)) or hop_length <= 0:
-        raise ParameterError(f"hop_length={hop_length!r} must be a positive integer")
+def check_frame_params(n_fft, hop_length) -> tuple[int, int]:
+    """Check an STFT's frame settings: ``n_fft >= 2`` and ``0 < hop_length <= n_fft``, both integers.
+
+    Returns
+    -------
+    n_fft, hop_length : int
+
+    Raises
+    ------
+    ParameterError
+        Naming the bad value.
+    """
+    n_fft = check_int("n_fft", n_fft, minimum=2)
+    hop_length = check_int("hop_length", hop_length)
     if hop_length > n_fft:
         raise ParameterError(f"hop_length={hop_length} must not exceed n_fft={n_fft}")
+    return n_fft, hop_length
 
 
 def stft(audio: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, window: str = WINDOW) -> np.ndarray:
@@ -63,7 +68,7 @@ def stft(audio: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, wi
     """
     import librosa
 
-    _check_frame_params(n_fft, hop_length)
+    check_frame_params(n_fft, hop_length)
     audio = np.asarray(audio, dtype=np.float32)
     return librosa.stft(audio, n_fft=n_fft, hop_length=hop_length, window=window, center=True, pad_mode="constant")
 
@@ -104,7 +109,7 @@ def istft(
     if stft_matrix.ndim < 2:
         raise ParameterError(f"stft_matrix must have shape (..., n_bins, n_frames), got shape={stft_matrix.shape}")
     n_fft = 2 * (stft_matrix.shape[-2] - 1)
-    _check_frame_params(n_fft, hop_length)
+    check_frame_params(n_fft, hop_length)
     audio = librosa.istft(stft_matrix, hop_length=hop_length, n_fft=n_fft, window=window, center=True, length=length)
     return audio.astype(np.float32)
 
@@ -134,8 +139,6 @@ def magphase(stft_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def frames_to_seconds(frames, sample_rate: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH):
     """Convert frame indices to the times (s) of their centres (``center=True`` STFT).
 
-    Taught in: notebooks/03_stft.ipynb
-
     Parameters
     ----------
     frames : int or np.ndarray
@@ -149,15 +152,13 @@ def frames_to_seconds(frames, sample_rate: int = SAMPLE_RATE, hop_length: int = 
     seconds : float or np.ndarray
         ``frames * hop_length / sample_rate``, as ``librosa.frames_to_time``.
     """
-    if sample_rate <= 0 or hop_length <= 0:
-        raise ParameterError(f"sample_rate={sample_rate} and hop_length={hop_length} must be positive")
+    check_int("sample_rate", sample_rate)
+    check_int("hop_length", hop_length)
     return np.asarray(frames) * hop_length / sample_rate
 
 
 def seconds_to_frames(seconds, sample_rate: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH):
     """Convert times (s) to the index of the frame whose centre is at or before them.
-
-    Taught in: notebooks/03_stft.ipynb
 
     Parameters
     ----------
@@ -172,90 +173,9 @@ def seconds_to_frames(seconds, sample_rate: int = SAMPLE_RATE, hop_length: int =
     frames : int or np.ndarray of int
         ``floor(seconds * sample_rate / hop_length)``, as ``librosa.time_to_frames``.
     """
-    if sample_rate <= 0 or hop_length <= 0:
-        raise ParameterError(f"sample_rate={sample_rate} and hop_length={hop_length} must be positive")
+    check_int("sample_rate", sample_rate)
+    check_int("hop_length", hop_length)
     return np.floor(np.asarray(seconds) * sample_rate / hop_length).astype(int)
-
-
-def tf_stft(audio, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH):
-    """TensorFlow twin of :func:`stft`: Hann window, centred, zero-padded, layout ``(..., n_bins, n_frames)``.
-
-    Used inside models and ``tf.data`` pipelines, where the STFT must run in the graph.
-
-    Taught in: notebooks/03_stft.ipynb
-
-    Parameters
-    ----------
-    audio : tf.Tensor or np.ndarray [shape=(..., n_samples)], float32
-    n_fft : int >= 2
-    hop_length : int in (0, n_fft]
-
-    Returns
-    -------
-    stft_matrix : tf.Tensor [shape=(..., n_fft // 2 + 1, n_frames), dtype=complex64]
-
-    Raises
-    ------
-    ParameterError
-        If ``n_fft`` or ``hop_length`` are invalid.
-    """
-    import tensorflow as tf
-
-    _check_frame_params(n_fft, hop_length)
-    audio = tf.convert_to_tensor(audio, dtype=tf.float32)
-    pad = n_fft // 2
-    paddings = [[0, 0]] * (audio.shape.rank - 1) + [[pad, pad]]
-    padded = tf.pad(audio, paddings)
-    spec = tf.signal.stft(
-        padded, frame_length=n_fft, frame_step=hop_length, fft_length=n_fft,
-        window_fn=tf.signal.hann_window, pad_end=False,
-    )  # (..., n_frames, n_bins)
-    return tf.linalg.matrix_transpose(spec)
-
-
-def tf_istft(stft_matrix, hop_length: int = HOP_LENGTH, length: int | None = None):
-    """TensorFlow twin of :func:`istft`: windowed overlap-add divided by the summed squared window.
-
-    The normalisation uses the actual window-square sum at every sample (as librosa does), so the edges of a
-    centred STFT are reconstructed exactly too, unlike ``tf.signal.inverse_stft_window_fn`` which assumes full
-    overlap.
-
-    Taught in: notebooks/03_stft.ipynb
-
-    Parameters
-    ----------
-    stft_matrix : tf.Tensor [shape=(..., n_bins, n_frames), dtype=complex64]
-    hop_length : int > 0
-    length : int > 0 or None
-        Output length in samples; ``None`` gives ``hop_length * (n_frames - 1)``.
-
-    Returns
-    -------
-    audio : tf.Tensor [shape=(..., n_samples)], float32
-
-    Raises
-    ------
-    ParameterError
-        If ``hop_length`` is invalid for the implied ``n_fft``.
-    """
-    import tensorflow as tf
-
-    stft_matrix = tf.convert_to_tensor(stft_matrix, dtype=tf.complex64)
-    n_bins, n_frames = stft_matrix.shape[-2], stft_matrix.shape[-1]
-    n_fft = 2 * (n_bins - 1)
-    _check_frame_params(n_fft, hop_length)
-    window = tf.signal.hann_window(n_fft, periodic=True)
-    frames = tf.signal.irfft(tf.linalg.matrix_transpose(stft_matrix), fft_length=[n_fft]) * window
-    signal = tf.signal.overlap_and_add(frames, hop_length)
-    envelope = tf.signal.overlap_and_add(tf.tile(window[None, :] ** 2, [n_frames, 1]), hop_length)
-    signal = signal / tf.where(envelope > 1e-10, envelope, tf.ones_like(envelope))
-    pad = n_fft // 2
-    n_out = hop_length * (n_frames - 1) if length is None else int(length)
-    signal = signal[..., pad : pad + n_out]
-    missing = n_out - signal.shape[-1]
-    if missing > 0:
-        signal = tf.pad(signal, [[0, 0]] * (signal.shape.rank - 1) + [[0, missing]])
-    return signal
 
 
 def frame_signal(audio: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
@@ -283,9 +203,8 @@ def frame_signal(audio: np.ndarray, frame_length: int, hop_length: int) -> np.nd
         If the parameters are not positive integers or the signal is shorter than one frame.
     """
     audio = np.asarray(audio)
-    for name, value in (("frame_length", frame_length), ("hop_length", hop_length)):
-        if not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ParameterError(f"{name}={value!r} must be a positive integer")
+    check_int("frame_length", frame_length)
+    check_int("hop_length", hop_length)
     if audio.ndim != 1 or audio.shape[0] < frame_length:
         raise ParameterError(f"audio of shape={audio.shape} must be 1-D and at least frame_length={frame_length} long")
     n_frames = 1 + (audio.shape[0] - frame_length) // hop_length
@@ -311,8 +230,7 @@ def overlap_add(frames: np.ndarray, hop_length: int) -> np.ndarray:
     audio : np.ndarray [shape=(..., (n_frames - 1) * hop_length + frame_length)]
     """
     frames = np.asarray(frames)
-    if not isinstance(hop_length, (int, np.integer)) or hop_length <= 0:
-        raise ParameterError(f"hop_length={hop_length!r} must be a positive integer")
+    check_int("hop_length", hop_length)
     n_frames, frame_length = frames.shape[-2:]
     out = np.zeros(frames.shape[:-2] + ((n_frames - 1) * hop_length + frame_length,), dtype=frames.dtype)
     for i in range(n_frames):

@@ -46,13 +46,8 @@ from scipy import signal as sps
 from scipy.ndimage import uniform_filter1d
 
 from helpers import audio as audio_io
-from helpers import data_dir
-from helpers.exceptions import ParameterError
-
-SAMPLE_RATE = 44100
-STEMS = ("vocals", "drums", "bass", "other")
-DUET_STEMS = ("piano", "violin")
-DEFAULT_ROOT = data_dir() / "generated"
+from helpers.config import DATASET_SAMPLE_RATE, DUET_SOURCES, STEMS, generated_root
+from helpers.exceptions import ParameterError, check_int
 NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 # Progressions as scale degrees (0-based), one chord per bar.
@@ -170,11 +165,8 @@ def _drum_kit(rng, sample_rate):
     return {"kick": kick, "snare": snare, "hat": hat * 0.5, "open_hat": open_hat * 0.45, "crash": crash, "toms": toms}
 
 
-def render_drums(plan, rng, sample_rate=SAMPLE_RATE) -> np.ndarray:
-    """Render the drum stem as ``(2, n_samples)``: kick, snare, hats and cymbals with velocity, swing and fills.
-
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
-    """
+def render_drums(plan, rng, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
+    """Render the drum stem ``(2, n_samples)``: kick, snare, hats and cymbals with velocity, swing and fills."""
     n = int(plan["duration"] * sample_rate)
     kit = _drum_kit(rng, sample_rate)
     pans = {"kick": 0.0, "snare": rng.uniform(-0.1, 0.1), "hat": rng.uniform(-0.5, 0.5), "crash": rng.uniform(-0.6, 0.6)}
@@ -221,11 +213,8 @@ def _pan(mono: np.ndarray, pan: float) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------- bass
 
 
-def render_bass(plan, rng, sample_rate=SAMPLE_RATE) -> np.ndarray:
-    """Render the bass stem as ``(2, n_samples)``: chord roots, fifths and octaves in a rhythm, below ~300 Hz.
-
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
-    """
+def render_bass(plan, rng, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
+    """Render the bass stem as ``(2, n_samples)``: chord roots, fifths and octaves in a rhythm, below ~300 Hz."""
     n = int(plan["duration"] * sample_rate)
     track = np.zeros(n)
     eighth = plan["beat"] / 2
@@ -299,11 +288,8 @@ def _pluck_note(f, length, sample_rate, rng):
     return sps.lfilter([1.0], a, excitation) * 0.6
 
 
-def render_other(plan, rng, sample_rate=SAMPLE_RATE) -> np.ndarray:
-    """Render the "other" stem as ``(2, n_samples)``: chords and arpeggios (piano, pad or plucked strings).
-
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
-    """
+def render_other(plan, rng, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
+    """Render the "other" stem as ``(2, n_samples)``: chords and arpeggios (piano, pad or plucked strings)."""
     n = int(plan["duration"] * sample_rate)
     out = np.zeros((2, n))
     instruments = [_piano_note, _pad_note, _pluck_note]
@@ -350,7 +336,7 @@ def _formant_gain(freqs: np.ndarray, formants: np.ndarray) -> np.ndarray:
     return gain + 0.02
 
 
-def sing(pitches, durations, vowels, sample_rate=SAMPLE_RATE, rng=None, breathiness=0.03) -> np.ndarray:
+def sing(pitches, durations, vowels, sample_rate=DATASET_SAMPLE_RATE, rng=None, breathiness=0.03) -> np.ndarray:
     """Sing a phrase with a source–filter voice: harmonic glottal source, vibrato, jitter, vowel formants.
 
     Parameters
@@ -419,13 +405,11 @@ def sing(pitches, durations, vowels, sample_rate=SAMPLE_RATE, rng=None, breathin
     return voice * env + aspiration * env + consonants
 
 
-def render_vocals(plan, rng, sample_rate=SAMPLE_RATE) -> np.ndarray:
+def render_vocals(plan, rng, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
     """Render the vocal stem as ``(2, n_samples)``: phrases of a melody in the key, with breaths and silences.
 
     Phrases last one or two bars and are followed by at least half a bar of rest, so about a third of the
     song has no voice.
-
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
     """
     n = int(plan["duration"] * sample_rate)
     track = np.zeros(n)
@@ -470,10 +454,8 @@ def _level(stem: np.ndarray, target_rms_db: float) -> np.ndarray:
 
 
 def make_song(seed: int, index: int, subset: str = "train", duration: float = 10.0,
-              sample_rate: int = SAMPLE_RATE) -> tuple[dict, dict]:
+              sample_rate: int = DATASET_SAMPLE_RATE) -> tuple[dict, dict]:
     """Synthesise one song: four stems and their mixture.
-
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
 
     Parameters
     ----------
@@ -524,13 +506,11 @@ def make_song(seed: int, index: int, subset: str = "train", duration: float = 10
 
 
 def make_duet(seed: int, index: int, subset: str = "train", duration: float = 8.0,
-              sample_rate: int = SAMPLE_RATE) -> tuple[dict, dict]:
+              sample_rate: int = DATASET_SAMPLE_RATE) -> tuple[dict, dict]:
     """Synthesise one piano + violin duet (for the waveform FNN of notebook 02).
 
     The piano plays the chords of a progression; the violin (a bowed, vibrato harmonic tone through fixed body
     resonances) plays a melody above it.
-
-    Taught in: notebooks/02_waveform_fnn.ipynb
 
     Parameters
     ----------
@@ -575,9 +555,9 @@ def make_duet(seed: int, index: int, subset: str = "train", duration: float = 8.
         _place(violin, t, tone * env * 0.4, sample_rate)
         t += length
     violin = sps.lfilter(b_body, a_body, violin) * 0.5 + violin
-    stems = {"piano": _level(_pan(piano, rng.uniform(-0.4, 0.0)), rng.uniform(-20, -16)),
-             "violin": _level(_pan(violin, rng.uniform(0.0, 0.4)), rng.uniform(-20, -16))}
-    peak = np.max(np.abs(stems["piano"] + stems["violin"]))
+    stems = dict(zip(DUET_SOURCES, (_level(_pan(piano, rng.uniform(-0.4, 0.0)), rng.uniform(-20, -16)),
+                                    _level(_pan(violin, rng.uniform(0.0, 0.4)), rng.uniform(-20, -16)))))
+    peak = np.max(np.abs(sum(stems.values())))
     gain = 0.9 / peak if peak > 0.9 else 1.0
     audio = {name: (stem * gain).astype(np.float32) for name, stem in stems.items()}
     audio["mixture"] = audio["piano"] + audio["violin"]
@@ -595,9 +575,10 @@ def _write_track(job) -> str:
     return plan["name"]
 
 
-def generate(root=DEFAULT_ROOT, n_train: int = 50, n_test: int = 10, duration: float = 10.0, seed: int = 0,
+def generate(root=None, n_train: int = 50, n_test: int = 10, duration: float = 10.0, seed: int = 0,
              n_duets_train: int = 20, n_duets_test: int = 5, duet_duration: float = 8.0,
-             sample_rate: int = SAMPLE_RATE, workers: int = 2, force: bool = False, progress: bool = True) -> Path:
+             sample_rate: int = DATASET_SAMPLE_RATE, workers: int = 2, force: bool = False,
+             progress: bool = True) -> Path:
     """Write the embedded dataset under ``root``, unless an identical one is already there.
 
     The settings are stored in ``root/settings.json``; a second call with the same settings returns at once
@@ -607,8 +588,9 @@ def generate(root=DEFAULT_ROOT, n_train: int = 50, n_test: int = 10, duration: f
 
     Parameters
     ----------
-    root : str or os.PathLike
-        Output folder; songs go to ``root/{train,test}``, duets to ``root/duets/{train,test}``.
+    root : str or os.PathLike or None
+        Output folder; songs go to ``root/{train,test}``, duets to ``root/duets/{train,test}``. ``None`` is
+        :func:`helpers.config.generated_root`, read at call time.
     n_train, n_test : int >= 0
         Number of songs per subset.
     duration : float > 0
@@ -642,13 +624,13 @@ def generate(root=DEFAULT_ROOT, n_train: int = 50, n_test: int = 10, duration: f
 
     for name, value in (("n_train", n_train), ("n_test", n_test), ("n_duets_train", n_duets_train),
                         ("n_duets_test", n_duets_test), ("seed", seed)):
-        if int(value) != value or value < 0:
-            raise ParameterError(f"{name}={value!r} must be a non-negative integer")
-    for name, value in (("duration", duration), ("duet_duration", duet_duration), ("sample_rate", sample_rate),
-                        ("workers", workers)):
-        if value <= 0:
+        check_int(name, value, minimum=0)
+    check_int("sample_rate", sample_rate)
+    check_int("workers", workers)
+    for name, value in (("duration", duration), ("duet_duration", duet_duration)):
+        if not value > 0:
             raise ParameterError(f"{name}={value!r} must be positive")
-    root = Path(root)
+    root = Path(root) if root is not None else generated_root()
     settings = {"n_train": n_train, "n_test": n_test, "duration": duration, "seed": seed,
                 "n_duets_train": n_duets_train, "n_duets_test": n_duets_test, "duet_duration": duet_duration,
                 "sample_rate": sample_rate, "version": 2}
@@ -677,7 +659,7 @@ def generate(root=DEFAULT_ROOT, n_train: int = 50, n_test: int = 10, duration: f
     return root
 
 
-def demo_song(path, duration: float = 180.0, root=DEFAULT_ROOT, subset: str = "test") -> Path:
+def demo_song(path, duration: float = 180.0, root=None, subset: str = "test") -> Path:
     """Write a long mixture made of the generated songs' mixtures, one after another (and again from the first).
 
     For trying ``separate`` on a file of realistic length (the benchmarks use 3 and 10 minutes). Written block by
@@ -691,8 +673,8 @@ def demo_song(path, duration: float = 180.0, root=DEFAULT_ROOT, subset: str = "t
         The ``.wav`` to write.
     duration : float > 0
         Seconds.
-    root : str or os.PathLike
-        A generated dataset (:func:`generate`).
+    root : str or os.PathLike or None
+        A generated dataset (:func:`generate`); ``None`` is :func:`helpers.config.generated_root`.
     subset : str
         ``"train"`` or ``"test"``.
 
@@ -709,9 +691,10 @@ def demo_song(path, duration: float = 180.0, root=DEFAULT_ROOT, subset: str = "t
 
     if not duration > 0:
         raise ParameterError(f"duration={duration!r} must be positive")
-    songs = sorted((Path(root) / subset).glob("*/mixture.wav"))
+    root = Path(root) if root is not None else generated_root()
+    songs = sorted((root / subset).glob("*/mixture.wav"))
     if not songs:
-        raise ParameterError(f"{Path(root) / subset}: no generated songs (run `make data`)")
+        raise ParameterError(f"{root / subset}: no generated songs (run `make data`)")
     info = sf.info(str(songs[0]))
     remaining = int(round(duration * info.samplerate))
     path = Path(path)
@@ -732,7 +715,8 @@ def main(argv=None) -> int:
         description="Generate the course's multitrack dataset (MUSDB18 layout) and piano+violin duets. "
                     "Re-running with the same options does nothing; other options rebuild the set.",
     )
-    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="output folder (default: %(default)s)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="output folder (default: data/generated, or $COURSE_DATA/generated)")
     parser.add_argument("--n-train", type=int, default=50, help="songs in the train subset (default: %(default)s)")
     parser.add_argument("--n-test", type=int, default=10, help="songs in the test subset (default: %(default)s)")
     parser.add_argument("--duration", type=float, default=10.0, help="song length in seconds (default: %(default)s)")
@@ -740,7 +724,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n-duets-test", type=int, default=5, help="piano+violin duets for testing (default: %(default)s)")
     parser.add_argument("--duet-duration", type=float, default=8.0, help="duet length in seconds (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed; same seed, same bytes (default: %(default)s)")
-    parser.add_argument("--sample-rate", type=int, default=SAMPLE_RATE, help="in Hz (default: %(default)s)")
+    parser.add_argument("--sample-rate", type=int, default=DATASET_SAMPLE_RATE, help="in Hz (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="synthesis processes (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the same set exists")
     parser.add_argument("--demo-song", type=Path, default=None, metavar="PATH",

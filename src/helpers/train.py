@@ -1,8 +1,8 @@
 """Train the course's U-Net from the command line: ``python -m helpers.train`` (also ``make pretrained``).
 
-Trains on the chosen data, keeps the best model by validation loss, scores it on the test split against MIX,
-HALF and IRM1 (museval), and writes a model card (settings, scores, training time, size, SHA-256) beside the
-``.keras`` file.
+Trains on the chosen data, keeps the best model by validation loss (its settings inside the ``.keras`` file, see
+:func:`helpers.models.save`), scores it on the test split against MIX, HALF and IRM1 (museval), and writes a model
+card beside it for people: the data and its licence, training time, scores, size and SHA-256.
 
 Taught in: notebooks/05_unet_vocals_drums.ipynb
 """
@@ -14,8 +14,13 @@ import json
 import sys
 from pathlib import Path
 
-from helpers import data, spectral
+from helpers import config, data
 from helpers.exceptions import ParameterError
+
+#: What the generated dataset is made of, for the model card: every sound is synthesised by this course's code.
+GENERATED_DATA = {"source": "generated", "generator": "helpers.synth (pure NumPy synthesis: additive and "
+                  "source-filter instruments and voices, no recorded samples)", "sound_banks": [],
+                  "licence": "MIT (this course's code and its output)"}
 
 
 def parse_args(argv=None):
@@ -29,7 +34,12 @@ def parse_args(argv=None):
     parser.add_argument("--root", type=Path, default=None, help="dataset root (default: the source's own)")
     parser.add_argument("--targets", nargs="+", default=["vocals", "drums"],
                         help="stems to separate, any of vocals drums bass other accompaniment (default: vocals drums)")
-    parser.add_argument("--sample-rate", type=int, default=spectral.SAMPLE_RATE, help="Hz (default: %(default)s)")
+    parser.add_argument("--sample-rate", type=int, default=config.SAMPLE_RATE, help="Hz (default: %(default)s)")
+    parser.add_argument("--n-fft", type=int, default=config.N_FFT, help="STFT size, samples (default: %(default)s)")
+    parser.add_argument("--hop-length", type=int, default=config.HOP_LENGTH,
+                        help="STFT hop, samples (default: %(default)s)")
+    parser.add_argument("--n-frames", type=int, default=config.N_FRAMES,
+                        help="STFT frames per segment (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=40, help="maximum epochs (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=8, help="patches per batch (default: %(default)s)")
     parser.add_argument("--base-filters", type=int, default=8, help="filters of the first layer (default: %(default)s)")
@@ -58,13 +68,11 @@ def main(argv=None) -> int:
 
 
 def _run(args, command: str) -> int:
-    from helpers import evaluation, training
+    from helpers import evaluation, models, separation, training
 
-    targets = data.check_targets(args.targets)
-    if args.model_path.suffix != ".keras":
+    targets = config.check_targets(args.targets)
+    if args.model_path.suffix != ".keras":  # checked again by train_unet, but before the data is generated
         raise ParameterError(f"--model-path {args.model_path} must end in .keras")
-    if args.epochs <= 0 or args.batch_size <= 0:
-        raise ParameterError(f"--epochs {args.epochs} and --batch-size {args.batch_size} must be positive")
     if args.data == "generated":
         from helpers import synth
 
@@ -80,13 +88,14 @@ def _run(args, command: str) -> int:
         fit_tracks, test_tracks = fit_tracks[:8], test_tracks[:2]
     model, history, seconds = training.train_unet(
         fit_tracks, valid_tracks, args.model_path, targets=targets, epochs=epochs, batch_size=args.batch_size,
-        sample_rate=args.sample_rate, base_filters=args.base_filters, depth=args.depth,
+        sample_rate=args.sample_rate, n_fft=args.n_fft, hop_length=args.hop_length, n_frames=args.n_frames,
+        base_filters=args.base_filters, depth=args.depth,
         learning_rate=args.learning_rate, seed=args.seed, log_dir=args.log_dir, verbose=0 if args.quiet else 1)
     scored = [t for t in targets if t != "accompaniment"]  # the baselines score stems only
     table = None
     if scored:
-        per_track = training.score_on_tracks(
-            test_tracks, {"U-Net": lambda mixture: training.separate_unet(model, mixture)}, targets=scored,
+        per_track = evaluation.score_on_tracks(
+            test_tracks, {"U-Net": lambda mixture: separation.separate_unet(model, mixture)}, targets=scored,
             sample_rate=args.sample_rate)
         table = evaluation.results_table(per_track)
         print(table)
@@ -95,10 +104,11 @@ def _run(args, command: str) -> int:
         "sha256": training.sha256(args.model_path),
         "megabytes": round(args.model_path.stat().st_size / 1e6, 3),
         "parameters": int(model.count_params()),
-        "config": training.model_config(model),
-        "training": {"data": args.data, "n_train_tracks": len(fit_tracks), "n_valid_tracks": len(valid_tracks),
+        "settings": models.settings(model),
+        "data": GENERATED_DATA if args.data == "generated" else
+        {"source": args.data, "licence": "MUSDB18: academic use only (see sigsep.github.io/datasets/musdb.html)"},
+        "training": {"n_train_tracks": len(fit_tracks), "n_valid_tracks": len(valid_tracks),
                      "epochs_run": len(history["loss"]), "batch_size": args.batch_size, "seed": args.seed,
-                     "sample_rate": args.sample_rate, "n_fft": spectral.N_FFT, "hop_length": spectral.HOP_LENGTH,
                      "seconds": round(seconds, 1), "best_val_loss": min(history["val_loss"]),
                      "command": command},
         "test_scores": {"n_tracks": len(test_tracks), "metric": "SDR (dB), museval, median over tracks",

@@ -16,6 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from helpers.audio import validate_audio
+from helpers.config import HOP_LENGTH, N_FFT, SAMPLE_RATE, STEMS
 from helpers.exceptions import ParameterError
 
 
@@ -24,8 +25,6 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
 
     Players in the course never normalise, so a quiet estimate sounds quiet: loudness is part of what
     the learner compares.
-
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
 
     Parameters
     ----------
@@ -99,8 +98,6 @@ def mix_stems(stems: dict, gains_db: dict | None = None, muted=(), soloed=()) ->
     """Sum stems with per-stem gains, mutes and solos: the mixer widget's audio.
 
     With no gains, mutes or solos the result is the plain sum, i.e. the mixture.
-
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
 
     Parameters
     ----------
@@ -184,8 +181,6 @@ def stft_view(audio: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, 
               top_db: float = 80.0) -> dict:
     """Everything the STFT explorer shows for one setting: dB spectrogram, resolutions, reconstruction and its SNR.
 
-    Taught in: notebooks/03_stft.ipynb
-
     Parameters
     ----------
     audio : np.ndarray [shape=(n_samples,)]
@@ -246,7 +241,7 @@ def stft_explorer(excerpts: dict, sample_rate: int):
 
     names = list(excerpts)
     excerpt = w.Dropdown(options=names, description="excerpt")
-    n_fft = w.Dropdown(options=[128, 256, 512, 1024, 2048, 4096], value=1024, description="n_fft")
+    n_fft = w.Dropdown(options=[128, 256, 512, 1024, 2048, 4096], value=N_FFT, description="n_fft")
     hop_fraction = w.Dropdown(options=[("n_fft/8", 8), ("n_fft/4", 4), ("n_fft/2", 2), ("3n_fft/4", 4 / 3),
                                        ("n_fft", 1)], value=4, description="hop_length")
     window = w.Dropdown(options=["hann", "hamming", "blackman", "boxcar"], value="hann", description="window")
@@ -290,7 +285,7 @@ def stft_explorer(excerpts: dict, sample_rate: int):
     return box
 
 
-def track_picker(tracks, stems=("vocals", "drums", "bass", "other")):
+def track_picker(tracks, stems=STEMS):
     """A track menu over a player table of the chosen track's mixture and stems.
 
     Taught in: notebooks/01_waveforms_and_mixtures.ipynb
@@ -337,13 +332,11 @@ MASK_TYPES = ("IBM", "IRM1", "IRM2")
 
 
 def mask_lab_view(stems_stft: dict, mixture_stft: np.ndarray, references: dict, target: str, mask_type: str = "IRM1",
-                  exponent: float = 1.0, threshold: float = 0.0, sample_rate: int = 22050,
-                  hop_length: int = 256, with_sdr: bool = True) -> dict:
+                  exponent: float = 1.0, threshold: float = 0.0, sample_rate: int = SAMPLE_RATE,
+                  hop_length: int = HOP_LENGTH, with_sdr: bool = True) -> dict:
     """Everything the mask lab shows for one setting: the mask, the estimate and its scores.
 
     The ideal mask of the chosen type is raised to ``exponent`` and, when ``threshold > 0``, binarised at it.
-
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 
     Parameters
     ----------
@@ -395,7 +388,7 @@ def mask_lab_view(stems_stft: dict, mixture_stft: np.ndarray, references: dict, 
     return view
 
 
-def mask_lab(references: dict, sample_rate: int, n_fft: int = 1024, hop_length: int = 256):
+def mask_lab(references: dict, sample_rate: int, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH):
     """The mask lab: choose target, mask type, exponent and threshold; hear the estimate and see its scores.
 
     Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb

@@ -1,0 +1,176 @@
+"""helpers.models: the networks' shapes and checks, the settings they carry, and saving and loading them."""
+
+import json
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import ParameterError, models, training
+
+SMALL = dict(n_fft=128, hop_length=32, n_frames=16, base_filters=2, depth=2)
+
+
+def test_unet_shapes_heads_and_masks_bounded():
+    model = models.unet(targets=("vocals", "drums"), **SMALL)
+    x = np.random.default_rng(0).random((2, 65, 16, 1)).astype(np.float32)
+    outputs = model.predict(x, verbose=0)
+    assert sorted(outputs) == ["drums", "vocals"]
+    for estimate in outputs.values():
+        assert estimate.shape == (2, 65, 16, 1)
+        assert (estimate >= 0).all() and (estimate <= x + 1e-6).all()  # mask in [0, 1] times the mixture
+        assert not estimate[:, -1].any()  # Nyquist bin masked to zero
+    bass = models.unet(targets=("bass",), **SMALL)
+    assert list(bass.output) == ["bass"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_fft": 100}, "divisible"),
+    ({"n_frames": 10}, "divisible"),
+    ({"targets": ("guitar",)}, "unknown target"),
+    ({"dropout": 1.0}, "dropout=1.0"),
+    ({"depth": 0}, "depth=0 must be a positive integer"),
+    ({"hop_length": 0}, "hop_length=0 must be a positive integer"),
+    ({"sample_rate": 0}, "sample_rate=0 must be a positive integer"),
+])
+def test_unet_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        models.unet(**(SMALL | kwargs))
+
+
+def test_mask_model_gives_the_masks_the_unet_multiplies():
+    model = models.unet(**SMALL)
+    x = np.random.default_rng(5).random((2, 65, 16, 1)).astype(np.float32) + 0.1
+    masks = models.unet_mask_model(model).predict_on_batch(x)
+    outputs = model.predict_on_batch(x)
+    for target in ("vocals", "drums"):
+        np.testing.assert_allclose(np.asarray(masks[target]) * x, outputs[target], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ParameterError, match="not among the model's outputs"):
+        models.unet_mask_model(model, ("bass",))
+
+
+def test_waveform_fnn_shapes():
+    keras.utils.set_random_seed(0)
+    model = models.waveform_fnn(64, sources=("piano", "violin"), hidden=(32,))
+    outputs = model(np.zeros((3, 64), dtype=np.float32))
+    assert {k: tuple(v.shape) for k, v in outputs.items()} == {"piano": (3, 64), "violin": (3, 64)}
+    with pytest.raises(ParameterError, match="frame_length=0"):
+        models.waveform_fnn(0)
+
+
+def test_context_windows_centre_and_padding():
+    magnitude = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)  # (channels, bins, frames)
+    windows = models.context_windows(magnitude, 1)
+    assert windows.shape == (2, 5, 3, 3)
+    np.testing.assert_array_equal(windows[:, :, 1, :], np.swapaxes(magnitude, -1, -2))
+    np.testing.assert_array_equal(windows[0, 0, 0], 0)  # zero padding before the first frame
+    np.testing.assert_array_equal(windows[0, 1, 0], magnitude[0, :, 0])
+    with pytest.raises(ParameterError, match="context=-1"):
+        models.context_windows(magnitude, -1)
+
+
+def test_spectrogram_fnn_outputs_masked_magnitudes_never_above_the_mixture():
+    keras.utils.set_random_seed(0)
+    model = models.spectrogram_fnn(targets=("vocals", "drums"), context=2, hidden=(16,), n_fft=64, hop_length=16)
+    x = np.random.default_rng(0).random((4, 5, 33)).astype(np.float32)
+    outputs = model.predict(x, verbose=0)
+    assert sorted(outputs) == ["drums", "vocals"]
+    for estimate in outputs.values():
+        assert estimate.shape == (4, 33)
+        assert (estimate >= 0).all() and (estimate <= x[:, 2, :] + 1e-6).all()
+    assert models.settings(model)["context"] == 2
+
+
+def test_spectrogram_fnn_batches(small_dataset, tmp_path):
+    from helpers import data
+
+    tracks = data.load_tracks("generated", "train", root=small_dataset)
+    cache = data.build_cache(tracks, tmp_path / "c.h5", targets=("vocals",), n_fft=64, hop_length=16, n_frames=32,
+                             sample_rate=4000, progress=False)
+    x, y = next(models.spectrogram_fnn_batches(cache, ("vocals",), context=1, segments_per_batch=2))
+    assert x.shape == (64, 3, 33) and y["vocals"].shape == (64, 33)
+
+
+def test_settings_travel_inside_the_file_and_rebuild_the_same_model(tmp_path):
+    model = models.unet(targets=("bass",), sample_rate=16000, **SMALL)
+    expected = {"architecture": "unet", "sample_rate": 16000, "n_fft": 128, "hop_length": 32, "window": "hann",
+                "n_frames": 16, "targets": ["bass"],
+                "arguments": {"base_filters": 2, "depth": 2, "kernel_size": 5, "dropout": 0.5}}
+    assert models.settings(model) == expected
+    path = models.save(model, tmp_path / "bass.keras")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bass.keras"]  # no temporary file left, no card needed
+    loaded = models.load(path)
+    assert models.settings(loaded) == expected
+    x = np.random.default_rng(1).random((1, 65, 16, 1)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0)["bass"], model.predict(x, verbose=0)["bass"])
+    safe = keras.models.load_model(path, safe_mode=True)  # plain Keras loading works too (registered layers)
+    assert models.settings(safe) == expected
+
+
+def test_fnn_saves_and_loads_with_its_settings(tmp_path):
+    model = models.spectrogram_fnn(context=2, hidden=(8,), n_fft=64, hop_length=16, sample_rate=8000)
+    loaded = models.load(models.save(model, tmp_path / "fnn.keras"))
+    assert models.settings(loaded) == models.settings(model)
+    x = np.random.default_rng(2).random((3, 5, 33)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0)["vocals"], model.predict(x, verbose=0)["vocals"])
+
+
+def rewrite_settings(path, out, change):
+    """Copy a .keras file, applying ``change`` to the settings stored in its config.json."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(content)
+                for layer in config["config"]["layers"]:
+                    if layer["class_name"] == "AudioSettings":
+                        change(layer["config"]["settings"])
+                content = json.dumps(config).encode()
+            target.writestr(item, content)
+    return out
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.pop("sample_rate"), "inconsistent settings (the settings lack sample_rate)"),
+    (lambda s: s.update(hop_length=0), "inconsistent settings (hop_length=0 must be a positive integer)"),
+    (lambda s: s.update(architecture="transformer"), "architecture='transformer'"),
+    (lambda s: s.update(n_fft=256), "inconsistent settings (they describe inputs [None, 129, 16, 1]"),
+    (lambda s: s.update(targets=["bass"]), "inconsistent settings (they describe inputs"),
+    (lambda s: s["arguments"].update(base_filters=4), "the weights do not fit"),
+])
+def test_load_refuses_missing_or_inconsistent_settings_naming_the_file(tmp_path, change, message):
+    path = models.save(models.unet(**SMALL), tmp_path / "good.keras")
+    bad = rewrite_settings(path, tmp_path / "bad.keras", change)
+    with pytest.raises(ParameterError, match="bad.keras") as error:
+        models.load(bad)
+    assert message in str(error.value)
+
+
+def test_load_refuses_files_without_settings(tmp_path):
+    with pytest.raises(ParameterError, match="no such model file"):
+        models.load(tmp_path / "missing.keras")
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"PK\x03\x04 not really a keras archive")
+    with pytest.raises(ParameterError, match="corrupt.keras: not a Keras model file"):
+        models.load(corrupt)
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    plain.save(tmp_path / "plain.keras")
+    with pytest.raises(ParameterError, match="plain.keras: the model carries no audio settings"):
+        models.load(tmp_path / "plain.keras")
+    with pytest.raises(ParameterError, match="carries no audio settings"):
+        models.settings(plain)
+    with pytest.raises(ParameterError, match="must end in .keras"):
+        models.save(models.unet(**SMALL), tmp_path / "model.h5")
+
+
+def test_shipped_checkpoint_matches_its_card_and_loads():
+    card = models.card()
+    assert training.sha256(models.PRETRAINED) == card["sha256"]
+    assert models.PRETRAINED.stat().st_size < 5e6
+    model = models.load()
+    assert model.count_params() == card["parameters"]
+    assert models.settings(model) == card["settings"]
+    assert models.settings(model)["sample_rate"] == 22050 and sorted(model.output) == ["drums", "vocals"]
+    assert card["data"]["licence"] and card["data"]["sound_banks"] == []  # what it learned from, and its licence
+    assert card["test_scores"]["values"]["MIX"]  # scored against the MIX baseline

@@ -1,0 +1,148 @@
+"""helpers.separation: the separator's stream (alignment, block sizes, memory, rates), the functional API, timings,
+the shipped model's quality, and the simpler separation loops of notebooks 02, 04 and 05."""
+
+import numpy as np
+import pytest
+
+from conftest import constant_mask_model
+import keras
+
+from helpers import ParameterError, data, evaluation, models, separation
+
+
+@pytest.fixture(scope="module")
+def identity():
+    """A separator whose only target keeps everything: what comes out must be what went in."""
+    return separation.Separator(constant_mask_model({"vocals": 1.0}), batch_size=2)
+
+
+@pytest.mark.parametrize("n_samples", [1, 10, 3839, 3840, 3841, 17 * 3840 + 17])
+@pytest.mark.parametrize("overlap", [0.0, 0.25, 0.5])
+def test_stream_is_aligned_sample_exact(n_samples, overlap):
+    separator = separation.Separator(constant_mask_model({"vocals": 1.0}), overlap=overlap, batch_size=2)
+    signal = np.random.default_rng(n_samples).uniform(-0.5, 0.5, (2, n_samples)).astype(np.float32)
+    estimates = separator(signal, 22050)
+    assert estimates["vocals"].shape == signal.shape
+    np.testing.assert_allclose(estimates["vocals"], signal, atol=2e-6)  # STFT, mask 1, ISTFT, cross-fade: exact
+
+
+def test_stream_is_independent_of_block_sizes(identity):
+    signal = np.random.default_rng(1).uniform(-0.5, 0.5, (1, 20000)).astype(np.float32)
+    for sizes in ([20000], [1] * 7 + [19993], [4096] * 4 + [3616], [333] * 60 + [20]):
+        blocks = np.split(signal, np.cumsum(sizes)[:-1], axis=1)
+        pieces = list(identity.stream(iter(blocks), 22050, 1))
+        assert sum(m.shape[1] for m, _ in pieces) == 20000
+        np.testing.assert_array_equal(np.concatenate([m for m, _ in pieces], axis=1), signal)
+        np.testing.assert_allclose(np.concatenate([e["vocals"] for _, e in pieces], axis=1), signal, atol=2e-6)
+
+
+def test_stream_keeps_memory_flat(identity):
+    """Estimates come out while the input is still arriving, never more than a batch of segments behind."""
+    consumed = []
+
+    def blocks():
+        for _ in range(200):
+            consumed.append(1000)
+            yield np.zeros((2, 1000), dtype=np.float32)
+
+    emitted, lags = 0, []
+    for mixture, _ in identity.stream(blocks(), 22050, 2):
+        emitted += mixture.shape[1]
+        lags.append(sum(consumed) - emitted)
+    assert emitted == 200_000 and len(lags) > 10
+    hop = identity.segment_length - identity.overlap_length
+    assert max(lags) <= identity.batch_size * hop + identity.segment_length + 1000
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 44100, 96000])
+def test_other_sample_rates_come_back_at_their_own_rate(identity, sample_rate):
+    t = np.arange(sample_rate) / sample_rate  # 1 s of a 440-Hz tone: well inside the model's band
+    signal = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    estimate = identity(signal, sample_rate)["vocals"]
+    assert estimate.shape == signal.shape
+    assert np.abs(estimate - signal)[100:-100].max() < 1e-3  # down to 22.05 kHz and back: the tone survives
+
+
+def test_separate_returns_targets_and_residual_that_sum_to_the_mixture():
+    model = constant_mask_model({"vocals": 0.5, "drums": 0.25})
+    mixture = np.random.default_rng(2).uniform(-0.5, 0.5, (2, 9000)).astype(np.float32)
+    before = mixture.copy()
+    estimates = separation.separate(mixture, 22050, model=model, residual="accompaniment")
+    assert list(estimates) == ["vocals", "drums", "accompaniment"]
+    np.testing.assert_allclose(estimates["vocals"], 0.5 * mixture, atol=2e-6)
+    np.testing.assert_allclose(estimates["drums"], 0.25 * mixture, atol=2e-6)
+    np.testing.assert_allclose(sum(estimates.values()), mixture, atol=1e-6)
+    np.testing.assert_array_equal(mixture, before)  # input untouched
+
+
+def test_separate_warns_on_silence_and_rejects_bad_input(identity):
+    with pytest.warns(UserWarning, match="silent"):
+        estimates = separation.separate(np.zeros(5000, np.float32), 22050, targets=("vocals",), model=identity)
+    assert not estimates["vocals"].any()
+    with pytest.raises(ParameterError, match="non-finite"):
+        separation.separate(np.full(100, np.nan, np.float32), 22050, targets=("vocals",), model=identity)
+    with pytest.raises(ParameterError, match="sample_rate=0"):
+        separation.separate(np.zeros(100, np.float32), 0, targets=("vocals",), model=identity)
+    with pytest.raises(ParameterError, match="'drums' is not separated by this separator"):
+        separation.separate(np.zeros(100, np.float32), 22050, targets=("drums",), model=identity)
+    with pytest.raises(ParameterError, match="'bass' is not separated by this model"):
+        separation.Separator(constant_mask_model({"vocals": 1.0}), targets=("bass",))
+    with pytest.raises(ParameterError, match="overlap=0.7"):
+        separation.Separator(constant_mask_model({"vocals": 1.0}), overlap=0.7)
+
+
+def test_shipped_model_separates_a_generated_song(small_dataset):
+    """Regression: the shipped U-Net on the small generated test song, at 44.1 kHz through the whole stream."""
+    track = data.load_tracks("generated", "test", root=small_dataset)[0]
+    arrays = data.track_arrays(track, ("vocals", "drums"), sample_rate=None)
+    mixture, rate = arrays["mixture"], arrays["sample_rate"]
+    estimates = separation.separate(mixture, rate, residual="accompaniment")
+    assert all(e.shape == mixture.shape and e.dtype == np.float32 for e in estimates.values())
+    np.testing.assert_allclose(sum(estimates.values()), mixture, atol=1e-6)
+    for target, measured in [("vocals", 7.73), ("drums", 7.63)]:  # SDR in dB (MIX: -3.1 and -3.9)
+        sdr = evaluation.bss_eval_target(arrays[target], estimates[target], mixture, rate)["SDR"]
+        assert sdr == pytest.approx(measured, abs=1.0), target
+
+
+def test_separate_waveform_overlap_adds_frames_back():
+    class Identity:  # a stand-in "model" that returns its input: separation must give the mixture back
+        def predict(self, x, batch_size, verbose):
+            return {"piano": x, "violin": 0 * x}
+
+    mixture = np.random.default_rng(1).standard_normal(1000).astype(np.float32)
+    estimates = separation.separate_waveform(Identity(), mixture, 64, 32)
+    np.testing.assert_allclose(estimates["piano"], mixture, atol=1e-5)
+    assert estimates["violin"].shape == (1000,) and not estimates["violin"].any()
+    with pytest.raises(ParameterError, match="frame_length / 2"):
+        separation.separate_waveform(Identity(), mixture, 64, 16)
+
+
+def test_separate_spectrogram_fnn_reads_its_settings():
+    keras.utils.set_random_seed(0)
+    model = models.spectrogram_fnn(targets=("vocals",), context=1, hidden=(8,), n_fft=64, hop_length=16)
+    mixture = np.random.default_rng(0).standard_normal((2, 1000)).astype(np.float32)
+    estimates = separation.separate_spectrogram_fnn(model, mixture)
+    assert estimates["vocals"].shape == (2, 1000)
+    assert np.isfinite(estimates["vocals"]).all()
+    # the same weights under settings that say hop 32 give another estimate: the settings are what is read
+    other = models.spectrogram_fnn(targets=("vocals",), context=1, hidden=(8,), n_fft=64, hop_length=32)
+    other.set_weights(model.get_weights())
+    assert not np.allclose(separation.separate_spectrogram_fnn(other, mixture)["vocals"], estimates["vocals"])
+
+
+def test_the_separator_reports_its_stages_and_model():
+    separator = separation.Separator(constant_mask_model({"vocals": 1.0}), batch_size=2, wiener=True)
+    assert separator.mask_model.count_params() == 0  # the public network: what a model-only timing runs
+    separator(np.zeros((2, 20000), np.float32) + 0.1, 44100)
+    stages = dict(separator.timings)
+    assert set(stages) == {"resample in", "STFT", "model", "Wiener", "ISTFT", "resample out"}
+    assert all(seconds > 0 for seconds in stages.values())
+    separator.reset_timings()
+    assert not separator.timings
+
+
+def test_the_separator_runs_only_models_with_unet_settings():
+    with pytest.raises(ParameterError, match="carries no audio settings"):
+        separation.Separator(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
+    with pytest.raises(ParameterError, match="is a spectrogram_fnn; the separator runs a U-Net"):
+        separation.Separator(models.spectrogram_fnn(hidden=(4,), n_fft=64, hop_length=16))
