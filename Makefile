@@ -20,14 +20,14 @@ export PYTHONHASHSEED = 0
 export TF_CPP_MIN_LOG_LEVEL = 2
 export KERAS_BACKEND ?= tensorflow
 
-.PHONY: setup test test-compat test-jax course data pretrained bench lab clean
+.PHONY: setup test test-compat test-jax test-browser browser app bench-app course data pretrained bench lab clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is required, found " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev,app]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
@@ -54,6 +54,20 @@ test-jax:
 		touch $(VENV_JAX)/.installed; }
 	KERAS_BACKEND=jax $(VENV_JAX)/bin/python -m pytest tests/test_backends.py
 
+# The web app on http://$(HOST):$(PORT)/ (HOST=0.0.0.0 serves a classroom); data in data/app.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+app: setup
+	$(PY) -m helpers.app --host $(HOST) --port $(PORT)
+
+# The browser for the app's end-to-end test: Debian's chromium (apt, as root) and Playwright's Python client.
+browser: setup
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@$(PY) -c 'import playwright' 2>/dev/null || $(PY) -m pip install --disable-pip-version-check -q 'playwright>=1.40'
+
+test-browser: browser
+	REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser
+
 # Train the shipped U-Net checkpoint on the generated dataset (about 20 minutes on 2 CPU cores).
 pretrained: data
 	$(PY) -m helpers.train --epochs 40 --model-path src/helpers/pretrained/unet_vocals_drums.keras
@@ -69,6 +83,10 @@ bench: data
 		$(VENV_BENCH)/bin/python -m pip install --disable-pip-version-check -q --no-deps openunmix==1.3.0 demucs==4.1.0 && \
 		touch $(VENV_BENCH)/.installed; }
 	$(PY) benchmarks/run.py --peer-python $(VENV_BENCH)/bin/python
+
+# The web app under a class's load: 20 users at once, 1 and 2 workers (benchmarks/results_app.md, about 3 minutes).
+bench-app: setup
+	$(PY) benchmarks/app_load.py
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks

@@ -174,3 +174,9 @@ def test_shipped_checkpoint_matches_its_card_and_loads():
     assert models.settings(model)["sample_rate"] == 22050 and sorted(model.output) == ["drums", "vocals"]
     assert card["data"]["licence"] and card["data"]["sound_banks"] == []  # what it learned from, and its licence
     assert card["test_scores"]["values"]["MIX"]  # scored against the MIX baseline
+
+
+def test_file_settings_reads_the_settings_without_loading(tmp_path):
+    assert models.file_settings() == models.card()["settings"]
+    with pytest.raises(ParameterError, match="no such model file"):
+        models.file_settings(tmp_path / "missing.keras")

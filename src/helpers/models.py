@@ -535,6 +535,30 @@ def _stored_config(path: Path) -> tuple[dict, list, dict]:
                          "saved by helpers.models.save, so it cannot be used on audio safely")
 
 
+def file_settings(path=None) -> dict:
+    """The settings inside a ``.keras`` file saved by :func:`save`, read without loading the model (no Keras).
+
+    Parameters
+    ----------
+    path : str or os.PathLike or None
+        ``None`` is :data:`PRETRAINED`.
+
+    Returns
+    -------
+    settings : dict
+        As :func:`settings` returns them.
+
+    Raises
+    ------
+    ParameterError
+        If the file is missing, is not a Keras model file, or carries no settings.
+    """
+    path = Path(path) if path is not None else PRETRAINED
+    if not path.is_file():
+        raise ParameterError(f"{path}: no such model file (train one with `make pretrained`)")
+    return _stored_config(path)[0]
+
+
 def load(path=None):
     """Load a model saved by :func:`save` (default: the shipped U-Net): settings from the file, weights into a
     network built from this code.

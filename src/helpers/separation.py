@@ -437,7 +437,7 @@ def check_outputs(songs, out_dir, targets, residual: str, overwrite: bool = Fals
     return outputs
 
 
-def separate_file(song, paths: dict, separator: Separator, progress: bool = True) -> dict:
+def separate_file(song, paths: dict, separator: Separator, progress: bool = True, on_progress=None) -> dict:
     """Separate one audio file into the given paths, streaming: temporary files, renamed when all are complete.
 
     A failure or an interrupt leaves no output of this song behind (and the input is only read).
@@ -451,6 +451,9 @@ def separate_file(song, paths: dict, separator: Separator, progress: bool = True
     separator : Separator
     progress : bool
         A tqdm progress bar (seconds of audio).
+    on_progress : callable or None
+        Called with the share of the song done so far (a float in [0, 1]) after every block (the web app's
+        progress bar).
 
     Returns
     -------
@@ -471,6 +474,7 @@ def separate_file(song, paths: dict, separator: Separator, progress: bool = True
     made = [f for f in (folder, *folder.parents) if not f.exists()]  # folders this call creates
     residual = list(paths)[-1]
     peak = sum_error = 0.0
+    done = 0
     try:
         bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]"
         with audio_io.writers(paths, info.samplerate, info.channels) as files, \
@@ -484,6 +488,9 @@ def separate_file(song, paths: dict, separator: Separator, progress: bool = True
                 peak = max(peak, float(np.abs(mixture).max()))
                 sum_error = max(sum_error, float(np.abs(stems + rest - mixture).max()))
                 bar.update(mixture.shape[1] / info.samplerate)
+                done += mixture.shape[1]
+                if on_progress is not None:
+                    on_progress(done / max(info.frames, 1))
     except BaseException:
         for f in made:  # innermost first; only if still empty
             if f.is_dir() and not any(f.iterdir()):

@@ -1,0 +1,5 @@
+import sys
+
+from helpers.app import main
+
+sys.exit(main())
