@@ -95,12 +95,16 @@ def unet_profile(report_seconds: float, timings: dict) -> dict:
 
 def speed(peers, song, short_song, out, runs) -> dict:
     """End-to-end realtime factors and model-only throughputs, the U-Net and the peers alternately."""
-    from helpers import separation
+    from helpers import models, separation
 
     separator = separation.Separator()
     paths = separation.output_paths(song, out / "unet", separator.targets, "accompaniment")
     separator(np.zeros((2, 44100 * 5), np.float32), 44100)  # warm-up: traces the model
+    wave = separation.Separator(models.PRETRAINED_WAVE)
+    wave_paths = separation.output_paths(song, out / "wave", wave.targets, "accompaniment")
+    wave(np.zeros((2, 44100 * 5), np.float32), 44100)
     unet_e2e, unet_model, umx_e2e, umx_model, cli, profiles = [], [], [], [], [], []
+    wave_e2e, wave_model = [], []
     for run in range(runs):
         print(f"  speed run {run + 1}/{runs}", flush=True)
         separator.reset_timings()
@@ -109,6 +113,11 @@ def speed(peers, song, short_song, out, runs) -> dict:
         unet_e2e.append(time.perf_counter() - start)
         unet_model.append(separator.timings["model"])  # the network alone, inside this very run
         profiles.append(unet_profile(unet_e2e[-1], separator.timings))
+        wave.reset_timings()
+        start = time.perf_counter()
+        separation.separate_file(song, wave_paths, wave, progress=False)
+        wave_e2e.append(time.perf_counter() - start)
+        wave_model.append(wave.timings["model"])
         umx_e2e.append(peers.ask(op="end_to_end", model="umx", song=str(song), out=str(out / "umx"))["seconds"])
         umx_model.append(peers.ask(op="model_only", model="umx", song=str(song))["seconds"])
         if run < 3:  # the whole command, in a new process
@@ -124,9 +133,11 @@ def speed(peers, song, short_song, out, runs) -> dict:
         demucs_model.append(reply["model_seconds"])
     return {"audio_seconds": report["seconds"], "short_audio_seconds": reply["audio_seconds"],
             "torch": peers.ask(op="info", model="umx")["torch"],
-            "U-Net": {"parameters": int(separator.mask_model.count_params()), "end_to_end_s": stats(unet_e2e),
+            "U-Net": {"parameters": int(separator.network.count_params()), "end_to_end_s": stats(unet_e2e),
                       "model_only_s": stats(unet_model), "command_s": stats(cli),
                       "profile_s": {stage: statistics.median(p[stage] for p in profiles) for stage in profiles[0]}},
+            "Wave-U-Net": {"parameters": int(wave.network.count_params()), "end_to_end_s": stats(wave_e2e),
+                           "model_only_s": stats(wave_model)},
             "Open-Unmix": {"parameters": peers.ask(op="info", model="umx")["parameters"],
                            "end_to_end_s": stats(umx_e2e), "model_only_s": stats(umx_model)},
             "HT Demucs": {"parameters": peers.ask(op="info", model="htdemucs")["parameters"],
@@ -134,11 +145,15 @@ def speed(peers, song, short_song, out, runs) -> dict:
 
 
 def memory(song10, song3, peer_python, out) -> dict:
-    """Peak RSS of whole processes: the `separate` command on 3 and 10 minutes, Open-Unmix on 10 minutes."""
+    """Peak RSS of whole processes: the `separate` command on 3 and 10 minutes (U-Net) and on 10 minutes
+    (Wave-U-Net), Open-Unmix on 10 minutes."""
+    from helpers import models
+
     command = [sys.executable, "-m", "helpers.separate", "--out", str(out / "rss"), "--overwrite", "--quiet"]
     umx = json.dumps({"op": "end_to_end", "model": "umx", "song": str(song10), "out": str(out / "rss_umx")})
     return {"U-Net 3 min": peak_rss_mib(command + [str(song3)]),
             "U-Net 10 min": peak_rss_mib(command + [str(song10)]),
+            "Wave-U-Net 10 min": peak_rss_mib(command + ["--model", str(models.PRETRAINED_WAVE), str(song10)]),
             "Open-Unmix 10 min": peak_rss_mib([peer_python, str(ROOT / "benchmarks" / "peers.py"), "--once", umx])}
 
 
@@ -179,6 +194,7 @@ def quality(cache_dir) -> dict:
 
     from helpers import data, evaluation, models, separation
 
+    wave = separation.Separator(models.PRETRAINED_WAVE)
     timings = {}
     train = data.load_tracks("generated", "train")[:10]
     test = data.load_tracks("generated", "test")
@@ -215,6 +231,7 @@ def quality(cache_dir) -> dict:
         "waveform FNN": per_channel(lambda m: separation.separate_waveform(waveform_fnn, m, 512, 256)),
         "spectrogram FNN": lambda m: separation.separate_spectrogram_fnn(spectrogram_fnn, m),
         "U-Net": lambda m: separation.separate(m, 22050),
+        "Wave-U-Net": lambda m: wave(m, 22050),
         "U-Net + Wiener": lambda m: separation.separate(m, 22050, wiener=True),
     }
     start = time.perf_counter()
@@ -258,8 +275,8 @@ def markdown(results) -> str:
                   f"BSS Eval v4 SDR (dB, museval, 1-s windows; median over frames, then over the {q['n_tracks']} "
                   "generated test songs) at 22.05 kHz, stereo. \"Share\" is the part of IRM1's gain over MIX a "
                   "method recovers. The FNNs are trained here at the notebooks' FAST size (waveform FNN: 10 songs, "
-                  "10 epochs; spectrogram FNN: 10 songs, 8 epochs); the U-Net is the shipped checkpoint, run by "
-                  "`helpers.separate` (25 % overlap).", "",
+                  "10 epochs; spectrogram FNN: 10 songs, 8 epochs); the U-Net and the Wave-U-Net are the shipped "
+                  "checkpoints, run by `helpers.separation` (25 % overlap).", "",
                   "| method | vocals | drums | share vocals | share drums |", "|---|---|---|---|---|"]
         for method, scores in sdr.items():
             share = ("| — | — " if method in ("MIX", "IRM1") else
@@ -272,8 +289,8 @@ def markdown(results) -> str:
               f"Separating a {s['audio_seconds'] / 60:.0f}-minute 44.1-kHz stereo file (generated test songs one "
               "after another), end to end: load the file, separate, write every stem (and the residual). "
               "Realtime factor = processing time / audio duration (lower is faster); × realtime is its inverse. "
-              "Model-only: the network alone on its prepared input (U-Net: the mask network's calls inside each "
-              "end-to-end run, from the separator's own stage timings; "
+              "Model-only: the network alone on its prepared input (U-Net and Wave-U-Net: the network's calls "
+              "inside each end-to-end run, from the separator's own stage timings; "
               "Open-Unmix: the two target networks on the magnitude spectrogram; HT Demucs: `apply_model`, which "
               "includes its own chunking). Peers: the architectures with random weights "
               "(openunmix 1.3.0: `Separator` of two `OpenUnmix` models, n_fft 4096, hop 1024, hidden 512, "
@@ -285,7 +302,7 @@ def markdown(results) -> str:
               "about realtime on this CPU), so its figures are per second of that excerpt.", "",
               "| system | parameters | end to end (s) | realtime factor | × realtime | model only (s) | "
               "model throughput (audio s / s) |", "|---|---|---|---|---|---|---|"]
-    for name in ("U-Net", "Open-Unmix", "HT Demucs"):
+    for name in ("U-Net", "Wave-U-Net", "Open-Unmix", "HT Demucs"):
         r = s[name]
         duration = s["short_audio_seconds"] if name == "HT Demucs" else s["audio_seconds"]
         e2e, model = r["end_to_end_s"], r["model_only_s"]
@@ -345,6 +362,9 @@ def goals(results) -> list:
         for target in TARGETS:
             share = gain_share(sdr, "U-Net", target)
             rows.append((f"U-Net ≥ 80 % of IRM1's gain ({target})", f"{share:.0f} %", share >= 80))
+        for target in TARGETS:
+            share = gain_share(sdr, "Wave-U-Net", target)
+            rows.append((f"Wave-U-Net ≥ 50 % of IRM1's gain ({target})", f"{share:.0f} %", share >= 50))
     return rows
 
 

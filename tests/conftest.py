@@ -98,3 +98,16 @@ def tiny_training(small_dataset, tmp_path_factory):
     model, history, seconds = training.train_unet(tracks[:1], tracks[1:], folder / "tiny.keras", epochs=2,
                                                   batch_size=4, cache_dir=folder / "cache", verbose=0, **TINY_UNET)
     return folder, model, history
+
+
+def constant_gain_wave_model(values, segment_length=1024, sample_rate=22050):
+    """A stand-in Wave-U-Net whose target waveforms are the mixture times constants, carrying wave settings."""
+    import keras
+
+    from helpers import models
+
+    settings = {"architecture": "wave_unet", "sample_rate": sample_rate, "segment_length": segment_length,
+                "targets": list(values), "arguments": {}}
+    inputs = keras.Input((segment_length, 1))
+    mixture = models.AudioSettings(settings, name=models.SETTINGS_LAYER)(inputs)
+    return keras.Model(inputs, {t: keras.layers.Rescaling(v, name=t)(mixture) for t, v in values.items()})

@@ -180,3 +180,53 @@ def test_file_settings_reads_the_settings_without_loading(tmp_path):
     assert models.file_settings() == models.card()["settings"]
     with pytest.raises(ParameterError, match="no such model file"):
         models.file_settings(tmp_path / "missing.keras")
+
+
+WAVE = dict(segment_length=4096, n_levels=4, base_filters=4)
+
+
+def test_wave_unet_shapes_settings_and_round_trip(tmp_path):
+    model = models.wave_unet(targets=("vocals", "drums"), **WAVE)
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 4096, 1)).astype(np.float32)
+    outputs = model.predict(x, verbose=0)
+    assert {t: y.shape for t, y in outputs.items()} == {"vocals": (2, 4096, 1), "drums": (2, 4096, 1)}
+    assert all(np.abs(y).max() <= 1 for y in outputs.values())  # tanh heads
+    assert models.settings(model) == {"architecture": "wave_unet", "sample_rate": 22050, "segment_length": 4096,
+                                      "targets": ["vocals", "drums"], "arguments": {"n_levels": 4, "base_filters": 4,
+                                                                                    "down_kernel": 15, "up_kernel": 5}}
+    loaded = models.load(models.save(model, tmp_path / "wave.keras"))
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0)["drums"], outputs["drums"])
+    with pytest.raises(ParameterError, match="segment_length=4004 must be divisible by 2 \\*\\* n_levels = 16"):
+        models.wave_unet(segment_length=4004, n_levels=4)
+
+
+def test_linear_upsampling_interpolates_and_decimation_keeps_every_second_sample():
+    x = np.array([[[0.0], [2.0], [4.0], [10.0]]], np.float32)
+    up = keras.ops.convert_to_numpy(models.LinearUpsample()(x))[0, :, 0]
+    np.testing.assert_allclose(up, [0, 1, 2, 3, 4, 7, 10, 10])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(models.Decimate()(x))[0, :, 0], [0, 4])
+
+
+def test_the_receptive_field_bounds_what_an_impulse_reaches():
+    keras.utils.set_random_seed(1)
+    model = models.wave_unet(**WAVE)
+    field = models.receptive_field(model)
+    x = np.zeros((1, 4096, 1), np.float32)
+    before = model.predict(x, verbose=0)["vocals"][0, :, 0]
+    x[0, 2048, 0] = 1.0
+    changed = np.nonzero(model.predict(x, verbose=0)["vocals"][0, :, 0] != before)[0]
+    span = changed.max() - changed.min() + 1
+    assert 0.9 * field <= span <= field  # the bound holds and is nearly tight
+
+
+def test_the_shipped_wave_unet_matches_its_card_and_its_loss_comparison():
+    card = models.card(models.PRETRAINED_WAVE)
+    assert training.sha256(models.PRETRAINED_WAVE) == card["sha256"]
+    assert models.PRETRAINED_WAVE.stat().st_size < 10e6
+    model = models.load(models.PRETRAINED_WAVE)
+    assert models.settings(model) == card["settings"] and models.settings(model)["architecture"] == "wave_unet"
+    comparison = json.loads(models.PRETRAINED_WAVE.with_name("wave_unet_losses.json").read_text())
+    assert set(comparison["runs"]) == {"l1", "stft"} and comparison["shipped"] in comparison["runs"]
+    shipped = comparison["runs"][comparison["shipped"]]
+    assert shipped["SDR"] == card["test_scores"]["values"]["Wave-U-Net"]
+    assert all(shipped["SDR"][t] >= run["SDR"][t] for run in comparison["runs"].values() for t in ("vocals", "drums"))

@@ -197,3 +197,13 @@ def test_a_model_without_settings_is_refused(song, tmp_path):
     status, errors = run_cli(song, "--model", tmp_path / "plain.keras", "--out", tmp_path / "out")
     assert status == 2 and len(errors) == 1 and "carries no audio settings" in errors[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_wave_unet_file_separates_through_the_command(song, tmp_path):
+    path = models.save(models.wave_unet(segment_length=1024, n_levels=2, base_filters=2), tmp_path / "wave.keras")
+    status, errors = run_cli(song, "--model", path, "--out", tmp_path / "out")
+    assert status == 0 and not errors
+    check_outputs_add_up(song, tmp_path / "out")
+    status, errors = run_cli(song, "--model", path, "--out", tmp_path / "again", "--wiener")
+    assert status == 2 and "a Wave-U-Net predicts waveforms, not masks" in errors[0]
+    assert not (tmp_path / "again").exists()

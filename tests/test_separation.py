@@ -4,7 +4,7 @@ the shipped model's quality, and the simpler separation loops of notebooks 02, 0
 import numpy as np
 import pytest
 
-from conftest import constant_mask_model
+from conftest import constant_gain_wave_model, constant_mask_model
 import keras
 
 from helpers import ParameterError, data, evaluation, models, separation
@@ -132,7 +132,7 @@ def test_separate_spectrogram_fnn_reads_its_settings():
 
 def test_the_separator_reports_its_stages_and_model():
     separator = separation.Separator(constant_mask_model({"vocals": 1.0}), batch_size=2, wiener=True)
-    assert separator.mask_model.count_params() == 0  # the public network: what a model-only timing runs
+    assert separator.network.count_params() == 0  # the public network: what a model-only timing runs
     separator(np.zeros((2, 20000), np.float32) + 0.1, 44100)
     stages = dict(separator.timings)
     assert set(stages) == {"resample in", "STFT", "model", "Wiener", "ISTFT", "resample out"}
@@ -146,3 +146,21 @@ def test_the_separator_runs_only_models_with_unet_settings():
         separation.Separator(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
     with pytest.raises(ParameterError, match="is a spectrogram_fnn; the separator runs a U-Net"):
         separation.Separator(models.spectrogram_fnn(hidden=(4,), n_fft=64, hop_length=16))
+
+
+@pytest.mark.parametrize("overlap", [0.0, 0.25])
+def test_a_wave_model_runs_through_the_same_stream(overlap):
+    model = constant_gain_wave_model({"vocals": 0.5, "drums": 0.25})
+    separator = separation.Separator(model, overlap=overlap, batch_size=3)
+    assert separator.architecture == "wave_unet" and separator.segment_length == 1024 and separator.n_fft is None
+    t = np.arange(7777) / 44100  # tones well inside the model's band, to survive 22.05 kHz and back
+    mixture = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.2 * np.sin(2 * np.pi * 1000 * t)]).astype(np.float32)
+    estimates = separation.separate(mixture, 44100, model=separator, residual="accompaniment")
+    assert all(e.shape == mixture.shape for e in estimates.values())
+    np.testing.assert_allclose(estimates["vocals"][:, 100:-100], 0.5 * mixture[:, 100:-100], atol=2e-3)
+    np.testing.assert_allclose(sum(estimates.values()), mixture, atol=1e-6)
+    mixture = np.random.default_rng(6).uniform(-0.5, 0.5, (2, 7777)).astype(np.float32)
+    same_rate = separator(mixture, 22050)
+    np.testing.assert_allclose(same_rate["drums"], 0.25 * mixture, atol=1e-6)  # no resampling: exact
+    with pytest.raises(ParameterError, match="a Wave-U-Net predicts waveforms, not masks"):
+        separation.Separator(model, wiener=True)

@@ -81,3 +81,22 @@ def test_separation_exercise_checkers(capsys):
     assert solutions.check_overlap_cost(33.3, overlap=0.25)
     assert not solutions.check_overlap_cost(50.0, overlap=0.5)
     assert not solutions.check_overlap_cost(None, overlap=0.5)
+
+
+def test_time_domain_exercise_checkers(capsys):
+    import keras
+
+    from helpers import losses
+
+    def field(n_levels, down_kernel, up_kernel):  # the reference solution of notebook 07
+        return (1 + (down_kernel - 1) * (2 ** (n_levels + 1) - 1) + (2 ** (n_levels + 1) - 2)
+                + (up_kernel - 1) * (2 ** n_levels - 1))
+
+    assert solutions.check_receptive_field(field)
+    assert not solutions.check_receptive_field(lambda n, k, u: 1 + (k - 1) * 2 ** n)
+    assert not solutions.check_receptive_field(None)
+    reference = np.random.default_rng(3).standard_normal((2, 8192, 1)).astype(np.float32)
+    measured = float(keras.ops.convert_to_numpy(losses.MultiResolutionSTFTLoss()(reference, 0.5 * reference)))
+    assert solutions.check_scaled_stft_loss(measured, 0.5)  # the closed form agrees with the loss itself
+    assert not solutions.check_scaled_stft_loss(0.5, 0.5)
+    assert not solutions.check_scaled_stft_loss(None, 0.5)

@@ -20,6 +20,7 @@ NOTEBOOKS = (
     "04_masks_and_spectrogram_fnn",
     "05_unet_vocals_drums",
     "06_separate_your_song",
+    "07_time_domain",
 )
 
 #: Where the course is published; the notebooks' Colab setup cell and badges point here.

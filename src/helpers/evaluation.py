@@ -21,6 +21,8 @@ from helpers.config import HOP_LENGTH, N_FFT, SAMPLE_RATE, STEMS
 from helpers.exceptions import ParameterError
 
 METRICS = ("SDR", "SIR", "SAR", "ISR")
+#: What a results table can show: BSS Eval's metrics and SI-SDR.
+TABLE_METRICS = METRICS + ("SI-SDR",)
 
 
 def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -197,7 +199,8 @@ def bss_eval_target(reference: np.ndarray, estimate: np.ndarray, mixture: np.nda
     Returns
     -------
     scores : dict[str, float]
-        The target's ``SDR, SIR, SAR, ISR`` (median over 1-s windows), in dB.
+        The target's ``SDR, SIR, SAR, ISR`` (median over 1-s windows) and its ``SI-SDR`` over the whole signal
+        (:func:`si_sdr`; NaN for a silent reference), in dB.
     """
     reference, estimate, mixture = (np.asarray(a, dtype=np.float64) for a in (reference, estimate, mixture))
     accompaniment_estimate = mixture - estimate
@@ -205,7 +208,7 @@ def bss_eval_target(reference: np.ndarray, estimate: np.ndarray, mixture: np.nda
         accompaniment_estimate = mixture
     scores = bss_eval({"target": reference, "accompaniment": mixture - reference},
                       {"target": estimate, "accompaniment": accompaniment_estimate}, sample_rate)
-    return scores["target"]
+    return scores["target"] | {"SI-SDR": si_sdr(reference, estimate) if np.any(reference) else float("nan")}
 
 
 def _as_samples_channels(audio) -> np.ndarray:
@@ -249,17 +252,21 @@ def fixed_filter_split(mixture: np.ndarray, reference: np.ndarray, sample_rate: 
     return best
 
 
-ORACLES = ("IBM", "IRM1", "IRM2", "Wiener")
+ORACLES = ("IBM", "IRM1", "IRM2", "Wiener", "MAGPHASE")
 
 
 def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = N_FFT,
-              hop_length: int = HOP_LENGTH, methods=("MIX", "HALF") + ORACLES) -> dict:
+              hop_length: int = HOP_LENGTH, methods=("MIX", "HALF", "IBM", "IRM1", "IRM2", "Wiener")) -> dict:
     """Score the no-learning baselines and the oracle masks for one track, SiSEC-style, per target.
 
     - **MIX**: the mixture as the estimate (what doing nothing scores);
     - **HALF**: half the mixture — SDR rewards mere scaling when the target is quiet;
     - **IBM**, **IRM1**, **IRM2**: ideal binary, magnitude-ratio and power-ratio masks from the four stems;
-    - **Wiener**: multichannel Wiener filter (norbert, 1 EM iteration) fed the true stem magnitudes.
+    - **Wiener**: multichannel Wiener filter (norbert, 1 EM iteration) fed the true stem magnitudes;
+    - **MAGPHASE**: the target's true magnitude with the mixture's phase, ``|S| e^{i∠X}``: a perfect magnitude
+      estimate under the mixture-phase constraint that every mask shares and a waveform model does not. Often
+      quoted as the mask models' ceiling, it is not one in SDR: where sources overlap, the exact magnitude with the
+      wrong phase can score below a smaller, masked one (IRM1 on the generated drums does better).
 
     Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 
@@ -273,7 +280,7 @@ def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = N_FF
     n_fft, hop_length : int
         STFT used by the oracle masks.
     methods : sequence of str
-        Any of ``MIX, HALF, IBM, IRM1, IRM2, Wiener``.
+        Any of ``MIX, HALF, IBM, IRM1, IRM2, Wiener, MAGPHASE``.
 
     Returns
     -------
@@ -313,6 +320,10 @@ def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = N_FF
             estimates[method] = {t: mixture for t in targets}
         elif method == "HALF":
             estimates[method] = {t: 0.5 * mixture for t in targets}
+        elif method == "MAGPHASE":
+            phase = spectral.magphase(mixture_stft)[1]
+            estimates[method] = {t: spectral.istft(np.abs(stfts[t]) * phase, hop_length=hop_length, length=n)
+                                 for t in targets}
         elif method == "Wiener":
             filtered = masks.wiener({s: np.abs(x) for s, x in stfts.items()}, mixture_stft, iterations=1)
             estimates[method] = {t: spectral.istft(filtered[t], hop_length=hop_length, length=n) for t in targets}
@@ -391,8 +402,8 @@ def results_table(per_track_scores, metric: str = "SDR") -> ResultsTable:
     per_track_scores = list(per_track_scores)
     if not per_track_scores:
         raise ParameterError("per_track_scores is empty")
-    if metric not in METRICS:
-        raise ParameterError(f"metric={metric!r} must be one of {METRICS}")
+    if metric not in TABLE_METRICS:
+        raise ParameterError(f"metric={metric!r} must be one of {TABLE_METRICS}")
     if any("MIX" not in scores for scores in per_track_scores):
         raise ParameterError("every track needs a 'MIX' row (the mixture as estimate): it is the reference point")
     methods = ["MIX"] + [m for m in dict.fromkeys(m for s in per_track_scores for m in s) if m != "MIX"]

@@ -29,6 +29,8 @@ from helpers.exceptions import ParameterError, check_int
 
 #: The shipped checkpoint, trained by ``make pretrained`` on the generated dataset; its card is the ``.json`` beside.
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "unet_vocals_drums.keras"
+#: The shipped Wave-U-Net (``make pretrained-wave``), with its card and the two losses' results beside it.
+PRETRAINED_WAVE = PRETRAINED.with_name("wave_unet_vocals_drums.keras")
 #: The name of the :class:`AudioSettings` layer in every model that carries settings.
 SETTINGS_LAYER = "audio_settings"
 
@@ -387,13 +389,145 @@ def unet_mask_model(model, targets=None):
 
 
 
+
+@keras.saving.register_keras_serializable(package="helpers")
+class Decimate(keras.layers.Layer):
+    """Keep every second time step, ``(batch, n, channels) -> (batch, n // 2, channels)``: the Wave-U-Net's
+    downsampling (the convolution before it learns whatever low-pass the features need).
+
+    Taught in: notebooks/07_time_domain.ipynb
+    """
+
+    def call(self, inputs):
+        return inputs[:, ::2, :]
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class LinearUpsample(keras.layers.Layer):
+    """Double the time steps by linear interpolation, ``(batch, n, channels) -> (batch, 2n, channels)``.
+
+    Even outputs are the inputs, odd ones the mean of two neighbours (the last repeats). Unlike a transposed
+    convolution it cannot add a checkerboard of high-frequency artefacts, the buzz Stoller et al. heard (§3.2).
+
+    Taught in: notebooks/07_time_domain.ipynb
+    """
+
+    def call(self, inputs):
+        ops = keras.ops
+        following = ops.concatenate([inputs[:, 1:], inputs[:, -1:]], axis=1)
+        pairs = ops.stack([inputs, (inputs + following) / 2], axis=2)  # (batch, n, 2, channels)
+        return ops.reshape(pairs, (-1, 2 * inputs.shape[1], inputs.shape[2]))
+
+
+def wave_unet(targets=("vocals", "drums"), segment_length: int = 16384, n_levels: int = 8, base_filters: int = 16,
+              down_kernel: int = 15, up_kernel: int = 5, sample_rate: int = SAMPLE_RATE):
+    """A Wave-U-Net: the waveforms of the targets straight from the mixture's waveform (Stoller et al. 2018).
+
+    Layout ``(batch, segment_length, 1)``: one audio channel (each channel is separated on its own, as with the
+    spectrogram U-Net). ``n_levels`` downsampling blocks, each a 1-D convolution (``base_filters * (level + 1)``
+    filters, kernel ``down_kernel``, leaky ReLU) then :class:`Decimate`; a bottleneck convolution; ``n_levels``
+    upsampling blocks, each :class:`LinearUpsample`, the skip connection from the same level (concatenated), and a
+    convolution (kernel ``up_kernel``); the mixture itself is concatenated before the output heads, one ``tanh``
+    1×1 convolution per target. The residual (e.g. accompaniment) is the mixture minus the targets, which is the
+    paper's "difference output" in the separator's terms. Convolutions are zero-padded ("same"), so the output has
+    the input's length; the separator's overlapping segments and cross-fade keep the poorly seen edges out of the
+    result. :func:`receptive_field` gives the context every output sample sees.
+
+    Defaults, and why: 22.05 kHz as in the paper; 16,384 samples (0.74 s) per segment; 8 levels of 16…144 filters
+    (1.5 M parameters, a receptive field of 8,685 samples, 0.39 s) where the paper has 12 levels of 24…288 filters
+    trained for days on a GPU: this one trains on a laptop CPU.
+
+    Taught in: notebooks/07_time_domain.ipynb
+
+    Parameters
+    ----------
+    targets : sequence of str
+    segment_length : int > 0
+        Samples per segment; divisible by ``2 ** n_levels``.
+    n_levels, base_filters, down_kernel, up_kernel : int > 0
+    sample_rate : int > 0
+        Hz; stored in the model.
+
+    Returns
+    -------
+    model : keras.Model
+        Input ``(batch, segment_length, 1)``; outputs ``{target: (batch, segment_length, 1)}`` waveforms.
+
+    Raises
+    ------
+    ParameterError
+        If a size is not a positive integer, ``segment_length`` is not divisible by ``2 ** n_levels``, or a
+        target is unknown.
+
+    References
+    ----------
+    .. [1] Stoller, Ewert & Dixon, "Wave-U-Net: a multi-scale neural network for end-to-end audio source
+       separation", ISMIR 2018.
+    """
+    from keras import layers
+
+    targets = check_targets(targets)
+    segment_length, n_levels = check_int("segment_length", segment_length), check_int("n_levels", n_levels)
+    base_filters = check_int("base_filters", base_filters)
+    down_kernel, up_kernel = check_int("down_kernel", down_kernel), check_int("up_kernel", up_kernel)
+    check_int("sample_rate", sample_rate)
+    if segment_length % 2 ** n_levels:
+        raise ParameterError(f"segment_length={segment_length} must be divisible by 2 ** n_levels = {2 ** n_levels}")
+    settings = {"architecture": "wave_unet", "sample_rate": int(sample_rate), "segment_length": segment_length,
+                "targets": list(targets), "arguments": {"n_levels": n_levels, "base_filters": base_filters,
+                                                        "down_kernel": down_kernel, "up_kernel": up_kernel}}
+    inputs = keras.Input((segment_length, 1), name="mixture_waveform")
+    mixture = AudioSettings(settings, name=SETTINGS_LAYER)(inputs)
+    x, skips = mixture, []
+    for level in range(n_levels):
+        x = layers.Conv1D(base_filters * (level + 1), down_kernel, padding="same", name=f"down_{level}")(x)
+        x = layers.LeakyReLU(0.2, name=f"down_{level}_act")(x)
+        skips.append(x)
+        x = Decimate(name=f"decimate_{level}")(x)
+    x = layers.Conv1D(base_filters * (n_levels + 1), down_kernel, padding="same", name="bottleneck")(x)
+    x = layers.LeakyReLU(0.2, name="bottleneck_act")(x)
+    for level in reversed(range(n_levels)):
+        x = LinearUpsample(name=f"upsample_{level}")(x)
+        x = layers.Concatenate(name=f"skip_{level}")([x, skips[level]])
+        x = layers.Conv1D(base_filters * (level + 1), up_kernel, padding="same", name=f"up_{level}")(x)
+        x = layers.LeakyReLU(0.2, name=f"up_{level}_act")(x)
+    x = layers.Concatenate(name="with_mixture")([x, mixture])
+    outputs = {t: layers.Conv1D(1, 1, activation="tanh", name=t)(x) for t in targets}
+    return keras.Model(inputs, outputs, name="wave_unet_" + "_".join(targets))
+
+
+def receptive_field(model) -> int:
+    """How many input samples one output sample of a :func:`wave_unet` depends on, read from its own layers.
+
+    Walking the layers in order: a convolution of kernel ``k`` at a level where one step spans ``s`` input samples
+    widens the field by ``(k - 1) * s``; :class:`Decimate` doubles ``s``; :class:`LinearUpsample` halves it after
+    widening the field by one step of the coarser level (it reads a neighbour). The skip connections see less, so
+    this longest path is the field.
+
+    Taught in: notebooks/07_time_domain.ipynb
+
+    Returns
+    -------
+    samples : int
+    """
+    field, step = 1, 1
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv1D):
+            field += (layer.kernel_size[0] - 1) * layer.dilation_rate[0] * step
+        elif isinstance(layer, Decimate):
+            step *= 2
+        elif isinstance(layer, LinearUpsample):
+            field += step
+            step //= 2
+    return field
+
 @keras.saving.register_keras_serializable(package="helpers")
 class AudioSettings(keras.layers.Layer):
     """An identity layer whose config carries a model's audio settings, so they travel inside its ``.keras`` file.
 
-    ``settings`` holds ``architecture`` (the builder's name in this module), ``sample_rate`` (Hz), ``n_fft``,
-    ``hop_length`` (samples), ``window``, ``n_frames`` (U-Net) or ``context`` (spectrogram FNN), ``targets``, and
-    ``arguments``, the builder's other arguments. :func:`settings` reads them; :func:`load` rebuilds the model
+    ``settings`` holds ``architecture`` (the builder's name in this module), ``sample_rate`` (Hz), ``targets``,
+    ``arguments`` (the builder's other arguments) and, for spectrogram models, ``n_fft``, ``hop_length``
+    (samples), ``window`` and ``n_frames`` (U-Net) or ``context`` (FNN); for the Wave-U-Net, ``segment_length``. :func:`settings` reads them; :func:`load` rebuilds the model
     from them.
 
     Taught in: notebooks/05_unet_vocals_drums.ipynb
@@ -415,8 +549,10 @@ def _check_stft(sample_rate, n_fft, hop_length) -> tuple[int, int]:
     return spectral.check_frame_params(n_fft, hop_length)
 
 
-#: The builders :func:`load` may call, by the ``architecture`` a model's settings name.
-BUILDERS = {"unet": ("n_frames", unet), "spectrogram_fnn": ("context", spectrogram_fnn)}
+#: The builders :func:`load` may call, by the ``architecture`` a model's settings name, with the settings each takes.
+_SPECTRAL = ("sample_rate", "n_fft", "hop_length", "window", "targets")
+BUILDERS = {"unet": (_SPECTRAL + ("n_frames",), unet), "spectrogram_fnn": (_SPECTRAL + ("context",), spectrogram_fnn),
+            "wave_unet": (("sample_rate", "targets", "segment_length"), wave_unet)}
 
 
 def settings(model) -> dict:
@@ -432,8 +568,9 @@ def settings(model) -> dict:
     Returns
     -------
     settings : dict
-        ``architecture``, ``sample_rate`` (Hz), ``n_fft``, ``hop_length`` (samples), ``window``, ``targets``,
-        ``n_frames`` (U-Net) or ``context`` (FNN), and ``arguments`` (the builder's other arguments); a copy.
+        ``architecture``, ``sample_rate`` (Hz), ``targets``, ``arguments`` (the builder's other arguments), and
+        the STFT (``n_fft``, ``hop_length``, ``window``) with ``n_frames`` (U-Net) or ``context`` (FNN), or
+        ``segment_length`` (Wave-U-Net); a copy.
 
     Raises
     ------
@@ -465,8 +602,8 @@ def build(settings: dict):
     architecture = settings.get("architecture")
     if architecture not in BUILDERS:
         raise ParameterError(f"architecture={architecture!r} must be one of {sorted(BUILDERS)}")
-    size, builder = BUILDERS[architecture]
-    names = ("sample_rate", "n_fft", "hop_length", "window", "targets", size, "arguments")
+    names, builder = BUILDERS[architecture]
+    names = names + ("arguments",)
     missing = [name for name in names if name not in settings]
     if missing:
         raise ParameterError(f"the settings lack {', '.join(missing)}")

@@ -1,4 +1,4 @@
-"""The ``separate`` command: separate songs into stem files with a U-Net (``separate --help``).
+"""The ``separate`` command: separate songs into stem files with a U-Net or a Wave-U-Net (``separate --help``).
 
 A thin layer over :mod:`helpers.separation`: it parses the command line, checks every input, the model and every
 output path before anything is written, runs :func:`helpers.separation.separate_file` per song, and turns bad input
@@ -36,8 +36,8 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, default=Path("separated"), metavar="DIR",
                         help="output folder (default: %(default)s)")
     parser.add_argument("--model", type=Path, default=None, metavar="PATH",
-                        help="a .keras U-Net saved by the course (`python -m helpers.train`, helpers.models.save); "
-                             "its settings travel inside it (default: the shipped checkpoint)")
+                        help="a .keras U-Net or Wave-U-Net saved by the course (`python -m helpers.train`, "
+                             "helpers.models.save); its settings travel inside it (default: the shipped U-Net)")
     parser.add_argument("--residual", default=None, metavar="NAME",
                         help="the residual's file name (default: accompaniment; bassless for --targets bass, "
                              "drumless for --targets drums)")

@@ -44,6 +44,7 @@ import warnings
 from collections import defaultdict
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from helpers import audio as audio_io
@@ -56,42 +57,48 @@ BLOCK_LENGTH = 1 << 16
 
 
 class Separator:
-    """A U-Net with its settings, ready to separate audio of any length, sample rate and channel count.
+    """A U-Net or a Wave-U-Net with its settings, ready to separate audio of any length, rate and channel count.
 
     Everything it needs (sample rate, STFT, segment length, targets) comes from the model's own settings
-    (:func:`helpers.models.settings`), never from a default.
+    (:func:`helpers.models.settings`), never from a default. A spectrogram U-Net's masks multiply each segment's
+    STFT (step 4 of the module's recipe); a Wave-U-Net gives each segment's target waveforms directly.
 
     Taught in: notebooks/06_separate_your_song.ipynb
 
     Parameters
     ----------
     model : keras.Model, str, os.PathLike or None
-        A U-Net from :func:`helpers.models.unet`, a ``.keras`` file saved by :func:`helpers.models.save` (as
-        :func:`helpers.training.train_unet` and ``python -m helpers.train`` do), or ``None`` for the shipped
-        checkpoint.
+        A U-Net from :func:`helpers.models.unet` or a Wave-U-Net from :func:`helpers.models.wave_unet`, a
+        ``.keras`` file saved by :func:`helpers.models.save` (as the training functions and ``python -m
+        helpers.train`` do), or ``None`` for the shipped U-Net.
     targets : sequence of str or None
         Which of the model's outputs to separate; ``None`` means all of them.
     overlap : float in [0, 0.5]
         Share of each segment that overlaps the next (0 gives back-to-back segments, as in notebook 05).
     wiener : bool
-        Refine the masked estimates with one EM iteration of norbert's multichannel Wiener filter.
+        Refine the masked estimates with one EM iteration of norbert's multichannel Wiener filter (U-Net only).
     batch_size : int > 0
         Segments per model call (each of them with all its channels).
 
     Attributes
     ----------
     targets : tuple of str
-    sample_rate, n_fft, hop_length, n_frames : int
-        The model's rate (Hz) and STFT; a segment is ``n_frames`` frames.
-    window : str
+    architecture : str
+        ``"unet"`` or ``"wave_unet"``.
+    sample_rate : int
+        The model's rate, Hz.
+    n_fft, hop_length, n_frames : int or None
+        The U-Net's STFT; a segment is ``n_frames`` frames (None for a Wave-U-Net).
+    window : str or None
         The STFT's window.
     segment_length, overlap_length : int
         Segment and overlap lengths in samples at the model's rate.
     weights : np.ndarray [shape=(segment_length,)]
         The cross-fade (:func:`helpers.segments.crossfade_weights`).
-    mask_model : keras.Model
-        The network the separator runs: magnitudes ``(batch, n_bins, n_frames, 1)`` in, one mask per target out
-        (:func:`helpers.models.unet_mask_model`); for timing the model alone.
+    network : keras.Model
+        The network the separator runs on each batch of segments: for a U-Net, magnitudes
+        ``(batch, n_bins, n_frames, 1)`` in and one mask per target out (:func:`helpers.models.unet_mask_model`);
+        for a Wave-U-Net, waveforms ``(batch, segment_length, 1)`` in and out. For timing the model alone.
     timings : dict[str, float]
         Seconds spent so far in each stage: ``resample in``, ``STFT``, ``model``, ``Wiener``, ``ISTFT``
         (with the cross-fade), ``resample out``. :meth:`reset_timings` clears it; the benchmarks read it.
@@ -99,8 +106,9 @@ class Separator:
     Raises
     ------
     ParameterError
-        If the model file is missing, corrupt or carries no settings, a target is unknown or not among the model's
-        outputs, or ``overlap`` or ``batch_size`` is out of range.
+        If the model file is missing, corrupt or carries no settings, it is neither a U-Net nor a Wave-U-Net, a
+        target is unknown or not among the model's outputs, ``wiener`` is asked of a Wave-U-Net, or ``overlap`` or
+        ``batch_size`` is out of range.
     """
 
     def __init__(self, model=None, targets=None, overlap: float = DEFAULT_OVERLAP, wiener: bool = False,
@@ -111,8 +119,12 @@ class Separator:
         if model is None or isinstance(model, (str, os.PathLike)):
             model = models.load(model)
         settings = models.settings(model)
-        if settings["architecture"] != "unet":
-            raise ParameterError(f"model {model.name!r} is a {settings['architecture']}; the separator runs a U-Net")
+        self.architecture = settings["architecture"]
+        if self.architecture not in ("unet", "wave_unet"):
+            raise ParameterError(f"model {model.name!r} is a {self.architecture}; the separator runs a U-Net or a "
+                                 "Wave-U-Net")
+        if wiener and self.architecture == "wave_unet":
+            raise ParameterError("wiener=True refines masks; a Wave-U-Net predicts waveforms, not masks")
         available = tuple(settings["targets"])
         self.targets = available if targets is None else check_targets(targets)
         missing = [t for t in self.targets if t not in available]
@@ -120,36 +132,42 @@ class Separator:
             raise ParameterError(f"target {missing[0]!r} is not separated by this model; it separates "
                                  + ", ".join(available))
         self.sample_rate = settings["sample_rate"]
-        self.n_fft, self.hop_length = settings["n_fft"], settings["hop_length"]
-        self.window = settings["window"]
-        self.n_frames = settings["n_frames"]
-        self.segment_length = (self.n_frames - 1) * self.hop_length  # a centred STFT gives exactly n_frames frames
+        self.n_fft, self.hop_length = settings.get("n_fft"), settings.get("hop_length")
+        self.window, self.n_frames = settings.get("window"), settings.get("n_frames")
+        if self.architecture == "unet":
+            self.segment_length = (self.n_frames - 1) * self.hop_length  # a centred STFT gives n_frames frames
+            self.network = models.unet_mask_model(model, self.targets)
+        else:
+            self.segment_length = settings["segment_length"]
+            self.network = keras.Model(model.input, {t: model.output[t] for t in self.targets},
+                                       name=f"{model.name}_targets")
         self.overlap_length = int(round(overlap * self.segment_length))
         self.weights = segments.crossfade_weights(self.segment_length, self.overlap_length)
         self.wiener = bool(wiener)
-        self.mask_model = models.unet_mask_model(model, self.targets)
         self.reset_timings()
 
     def reset_timings(self) -> None:
         """Clear :attr:`timings`."""
         self.timings = defaultdict(float)
 
-    def predict_masks(self, magnitudes: np.ndarray) -> dict:
-        """Run the mask network on a batch of magnitude segments (the ``model`` stage, timed).
+    def predict(self, batch: np.ndarray) -> dict:
+        """Run :attr:`network` on one batch (the ``model`` stage, timed).
 
         Parameters
         ----------
-        magnitudes : np.ndarray [shape=(batch, n_bins, n_frames, 1)], float32
+        batch : np.ndarray, float32
+            U-Net: magnitudes ``(batch, n_bins, n_frames, 1)``; Wave-U-Net: waveforms ``(batch, segment_length, 1)``.
 
         Returns
         -------
-        masks : dict[str, np.ndarray [shape=magnitudes.shape]], values in [0, 1]
+        outputs : dict[str, np.ndarray [shape=batch.shape]]
+            U-Net: masks in [0, 1]; Wave-U-Net: the targets' waveforms.
         """
         start = time.perf_counter()
-        predicted = self.mask_model.predict_on_batch(magnitudes)
-        masks = {t: np.asarray(predicted[t]) for t in self.targets}
+        predicted = self.network.predict_on_batch(batch)
+        outputs = {t: np.asarray(predicted[t]) for t in self.targets}
         self.timings["model"] += time.perf_counter() - start
-        return masks
+        return outputs
 
     def separate_segments(self, mixture_segments: np.ndarray) -> dict:
         """Separate a batch of segments and weight them by the cross-fade (steps 4 and 5 of the module's recipe).
@@ -165,6 +183,8 @@ class Separator:
         """
         from helpers import masks as masks_module
 
+        if self.architecture == "wave_unet":
+            return self._separate_waveforms(mixture_segments)
         timings, start = self.timings, time.perf_counter()
         mixture_stft = spectral.stft(mixture_segments, n_fft=self.n_fft, hop_length=self.hop_length,
                                      window=self.window)
@@ -174,7 +194,7 @@ class Separator:
         n_patches = self.batch_size * mixture_segments.shape[1]  # a short last batch is padded: no new trace
         patches = np.pad(patches, ((0, max(0, n_patches - len(patches))), (0, 0), (0, 0), (0, 0)))
         masks = {t: m[:magnitude[..., 0, 0].size].reshape(magnitude.shape)
-                 for t, m in self.predict_masks(patches).items()}
+                 for t, m in self.predict(patches).items()}
         start = time.perf_counter()
         if self.wiener:
             residual = np.clip(1 - sum(masks.values()), 0, 1)
@@ -194,6 +214,14 @@ class Separator:
                      for t, s in estimates_stft.items()}
         timings["ISTFT"] += time.perf_counter() - start
         return estimates
+
+    def _separate_waveforms(self, mixture_segments: np.ndarray) -> dict:
+        """Step 4 for a Wave-U-Net: the segments' channels through the network, weighted by the cross-fade."""
+        waveforms = mixture_segments.reshape(-1, self.segment_length, 1)
+        n_rows = self.batch_size * mixture_segments.shape[1]  # a short last batch is padded: no new trace
+        waveforms = np.pad(waveforms, ((0, max(0, n_rows - len(waveforms))), (0, 0), (0, 0)))
+        return {t: y[:mixture_segments.shape[0] * mixture_segments.shape[1]].reshape(mixture_segments.shape)
+                * self.weights for t, y in self.predict(waveforms).items()}
 
     def stream(self, blocks, sample_rate: int, n_channels: int):
         """Separate a stream of audio blocks; memory stays flat whatever the total length.

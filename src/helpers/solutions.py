@@ -3,7 +3,7 @@
 A checker never raises on a wrong or missing answer (``None`` means "not attempted yet"), so a notebook runs top
 to bottom before the learner has solved anything.
 
-Taught in: notebooks/01_waveforms_and_mixtures.ipynb to notebooks/06_separate_your_song.ipynb
+Taught in: notebooks/01_waveforms_and_mixtures.ipynb to notebooks/07_time_domain.ipynb
 """
 
 from __future__ import annotations
@@ -209,3 +209,41 @@ def check_overlap_cost(extra_percent, overlap: float) -> bool:
     expected = 100 * (1 / (1 - overlap) - 1)
     return _report(abs(float(extra_percent) - expected) <= 1.0, "extra work of the overlap",
                    f"you: {float(extra_percent):.1f} %")
+
+
+def check_receptive_field(function) -> bool:
+    """Exercise (07): a function ``(n_levels, down_kernel, up_kernel) -> samples`` giving a Wave-U-Net's receptive
+    field, checked against :func:`helpers.models.receptive_field` of real models of several sizes.
+
+    Returns
+    -------
+    ok : bool
+    """
+    from helpers import models
+
+    if function is None:
+        return _report(False, "receptive field", "no answer yet (the variable is None)")
+    for n_levels, down_kernel, up_kernel in ((1, 3, 3), (2, 15, 5), (4, 5, 9), (8, 15, 5)):
+        model = models.wave_unet(segment_length=2 ** max(n_levels, 4), n_levels=n_levels, base_filters=1,
+                                 down_kernel=down_kernel, up_kernel=up_kernel)
+        expected = models.receptive_field(model)
+        answer = function(n_levels, down_kernel, up_kernel)
+        if answer != expected:
+            return _report(False, "receptive field", f"{n_levels} levels, kernels {down_kernel}/{up_kernel}: you "
+                                                     f"{answer}, the model {expected} samples")
+    return _report(True, "receptive field", "right for 1, 2, 4 and 8 levels")
+
+
+def check_scaled_stft_loss(value, gain: float) -> bool:
+    """Exercise (07): the multi-resolution STFT loss of an estimate that is the reference times ``gain`` (0 < gain
+    < 1), within 0.01: spectral convergence ``1 - gain`` plus log-magnitude error ``|log gain|``, at every
+    resolution alike.
+
+    Returns
+    -------
+    ok : bool
+    """
+    if value is None:
+        return _report(False, "loss of a scaled estimate", "no answer yet (the variable is None)")
+    expected = (1 - gain) + abs(np.log(gain))
+    return _report(abs(float(value) - expected) <= 0.01, "loss of a scaled estimate", f"you: {float(value):.3f}")

@@ -29,6 +29,17 @@ def parse_args(argv=None):
         prog="python -m helpers.train",
         description="Train a U-Net that separates target stems (default: vocals and drums) and write a model card.",
     )
+    parser.add_argument("--model", choices=("unet", "wave-unet"), default="unet",
+                        help="a spectrogram U-Net (masks) or a Wave-U-Net (waveforms) (default: %(default)s)")
+    parser.add_argument("--loss", choices=("l1", "stft", "l1+stft"), default="l1+stft",
+                        help="the Wave-U-Net's loss: L1 on samples, the multi-resolution STFT loss, or both "
+                             "(default: %(default)s; the U-Net always uses L1 on masked magnitudes)")
+    parser.add_argument("--segment-length", type=int, default=16384,
+                        help="the Wave-U-Net's segment, samples (default: %(default)s)")
+    parser.add_argument("--steps-per-epoch", type=int, default=100,
+                        help="the Wave-U-Net's batches per epoch (default: %(default)s)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop after the epoch that crosses this much training time (default: none)")
     parser.add_argument("--data", choices=("generated", "musdb-preview", "musdb"), default="generated",
                         help="training data (default: %(default)s)")
     parser.add_argument("--root", type=Path, default=None, help="dataset root (default: the source's own)")
@@ -42,8 +53,10 @@ def parse_args(argv=None):
                         help="STFT frames per segment (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=40, help="maximum epochs (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=8, help="patches per batch (default: %(default)s)")
-    parser.add_argument("--base-filters", type=int, default=8, help="filters of the first layer (default: %(default)s)")
-    parser.add_argument("--depth", type=int, default=5, help="encoder levels (default: %(default)s)")
+    parser.add_argument("--base-filters", type=int, default=None,
+                        help="filters of the first layer (default: 8 for the U-Net, 16 for the Wave-U-Net)")
+    parser.add_argument("--depth", type=int, default=None,
+                        help="encoder levels (default: 5 for the U-Net, 8 for the Wave-U-Net)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's initial rate (default: %(default)s)")
     parser.add_argument("--n-valid", type=int, default=5, help="train tracks held out for validation (default: %(default)s)")
     parser.add_argument("--model-path", type=Path, default=Path("models/unet.keras"),
@@ -86,19 +99,32 @@ def _run(args, command: str) -> int:
     epochs = 3 if args.fast else args.epochs
     if args.fast:
         fit_tracks, test_tracks = fit_tracks[:8], test_tracks[:2]
-    model, history, seconds = training.train_unet(
-        fit_tracks, valid_tracks, args.model_path, targets=targets, epochs=epochs, batch_size=args.batch_size,
-        sample_rate=args.sample_rate, n_fft=args.n_fft, hop_length=args.hop_length, n_frames=args.n_frames,
-        base_filters=args.base_filters, depth=args.depth,
-        learning_rate=args.learning_rate, seed=args.seed, log_dir=args.log_dir, verbose=0 if args.quiet else 1)
+    common = dict(targets=targets, epochs=epochs, batch_size=args.batch_size, sample_rate=args.sample_rate,
+                  learning_rate=args.learning_rate, seed=args.seed, log_dir=args.log_dir,
+                  verbose=0 if args.quiet else 1)
+    if args.model == "unet":
+        name = "U-Net"
+        model, history, seconds = training.train_unet(
+            fit_tracks, valid_tracks, args.model_path, n_fft=args.n_fft, hop_length=args.hop_length,
+            n_frames=args.n_frames, base_filters=args.base_filters or 8, depth=args.depth or 5, **common)
+    else:
+        name = "Wave-U-Net"
+        model, history, seconds = training.train_wave_unet(
+            fit_tracks, valid_tracks, args.model_path, loss=args.loss, steps_per_epoch=args.steps_per_epoch,
+            segment_length=args.segment_length, n_levels=args.depth or 8, base_filters=args.base_filters or 16,
+            max_minutes=args.max_minutes, **common)
     scored = [t for t in targets if t != "accompaniment"]  # the baselines score stems only
-    table = None
+    tables = {}
     if scored:
-        per_track = evaluation.score_on_tracks(
-            test_tracks, {"U-Net": lambda mixture: separation.separate_unet(model, mixture)}, targets=scored,
-            sample_rate=args.sample_rate)
-        table = evaluation.results_table(per_track)
-        print(table)
+        if args.model == "unet":
+            estimator = lambda mixture: separation.separate_unet(model, mixture)  # noqa: E731
+        else:
+            separator = separation.Separator(model, scored)
+            estimator = lambda mixture: separator(mixture, args.sample_rate)  # noqa: E731
+        per_track = evaluation.score_on_tracks(test_tracks, {name: estimator}, targets=scored,
+                                               sample_rate=args.sample_rate)
+        tables = {metric: evaluation.results_table(per_track, metric) for metric in ("SDR", "SI-SDR")}
+        print(tables["SDR"])
     card = {
         "model": args.model_path.name,
         "sha256": training.sha256(args.model_path),
@@ -109,10 +135,13 @@ def _run(args, command: str) -> int:
         {"source": args.data, "licence": "MUSDB18: academic use only (see sigsep.github.io/datasets/musdb.html)"},
         "training": {"n_train_tracks": len(fit_tracks), "n_valid_tracks": len(valid_tracks),
                      "epochs_run": len(history["loss"]), "batch_size": args.batch_size, "seed": args.seed,
+                     "loss": args.loss if args.model == "wave-unet" else "L1 on masked magnitudes",
                      "seconds": round(seconds, 1), "best_val_loss": min(history["val_loss"]),
                      "command": command},
         "test_scores": {"n_tracks": len(test_tracks), "metric": "SDR (dB), museval, median over tracks",
-                        "values": table.values if table else {}},
+                        "values": tables["SDR"].values if tables else {}},
+        "test_si_sdr": {"metric": "SI-SDR (dB), whole track, median over tracks",
+                        "values": tables["SI-SDR"].values if tables else {}},
     }
     args.model_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"saved {args.model_path} ({card['megabytes']} MB) and its card {args.model_path.with_suffix('.json')}")

@@ -107,13 +107,13 @@ class Workers:
         folder = self.store.files / separation_id
         try:
             separator = separation.Separator(self.model(), job["targets"], wiener=job["wiener"])
-            predict = separator.predict_masks
+            predict = separator.predict
 
-            def predict_masks(magnitudes):
+            def locked_predict(batch):
                 with self._model_lock:
-                    return predict(magnitudes)
+                    return predict(batch)
 
-            separator.predict_masks = predict_masks
+            separator.predict = locked_predict
             names = [*job["targets"], residual_name(job["targets"])]
             paths = {name: folder / f"{name}.wav" for name in names}
             report = separation.separate_file(folder / "input", paths, separator, progress=False,
