@@ -378,7 +378,7 @@ def main(argv=None) -> int:
                         help="leave out slow sections (for a quick look)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from helpers import data, synth
+    from helpers import config, synth
 
     begin = time.perf_counter()
     work = args.work
@@ -399,10 +399,10 @@ def main(argv=None) -> int:
     print("memory ...", flush=True)
     results["memory"] = memory(song10, song3, str(args.peer_python), work)
     print("training throughput ...", flush=True)
-    results["training"] = training_throughput(data.data_dir() / "cache")
+    results["training"] = training_throughput(config.data_dir() / "cache")
     if "quality" not in args.skip:
         print("quality ...", flush=True)
-        results["quality"] = quality(data.data_dir() / "cache")
+        results["quality"] = quality(config.data_dir() / "cache")
     if "notebooks" not in args.skip:
         print("notebooks ...", flush=True)
         results["notebooks"] = notebooks(work)
