@@ -153,7 +153,8 @@ def test_bad_uploads_are_refused_with_a_reason_and_write_nothing(tmp_path, case)
 
 @pytest.fixture
 def stalled(monkeypatch):
-    """Make separations hang until released, then fail as a killed process would."""
+    """``stall()`` makes later separations write a partial stem and hang until ``release`` is set, then fail as a
+    killed process would; ``started`` is set once one hangs."""
     release = threading.Event()
     started = threading.Event()
 
@@ -163,13 +164,16 @@ def stalled(monkeypatch):
         release.wait(60)
         raise RuntimeError("stopped")
 
-    monkeypatch.setattr(separation, "separate_file", separate_file)
-    yield started, release
+    def stall():
+        monkeypatch.setattr(separation, "separate_file", separate_file)
+
+    yield stall, started, release
     release.set()
 
 
 def test_too_many_concurrent_jobs_are_refused(app_root, stalled):
-    started, release = stalled
+    stall, started, release = stalled
+    stall()
     with TestClient(create_app(Settings(root=app_root, max_active=2))) as client:
         first, second = (upload(client, song_bytes()).json()["id"] for _ in range(2))
         third = upload(client, song_bytes())
@@ -192,19 +196,12 @@ def test_a_failure_becomes_a_failed_job_and_the_server_keeps_serving(app_root, m
         assert client.get(f"/api/separations/{job['id']}/stems/vocals.wav").status_code == 404
 
 
-def test_a_restart_fails_interrupted_jobs_and_keeps_finished_ones(app_root, monkeypatch):
+def test_a_restart_fails_interrupted_jobs_and_keeps_finished_ones(app_root, stalled):
+    stall, started, release = stalled
     with TestClient(create_app(Settings(root=app_root))) as first:
         finished = wait(first, upload(first, song_bytes()).json()["id"])
         cookie = first.cookies.get("separator_session")
-    started, release = threading.Event(), threading.Event()
-
-    def separate_file(song, paths, separator, progress=True, on_progress=None):
-        next(iter(paths.values())).write_bytes(b"partial")
-        started.set()
-        release.wait(60)
-        raise RuntimeError("the old process is gone")
-
-    monkeypatch.setattr(separation, "separate_file", separate_file)
+    stall()
     with TestClient(create_app(Settings(root=app_root))) as old:
         old.cookies.set("separator_session", cookie)
         interrupted = upload(old, song_bytes()).json()["id"]
