@@ -15,12 +15,18 @@ VENV_JAX := .venv-jax
 JAX_PACKAGES := keras==3.13.2 jax[cpu]==0.8.2 numpy scipy h5py soundfile pytest
 BENCH_PACKAGES := torch==2.13.0 numpy soundfile tqdm einops==0.8.2 julius==0.2.8
 
+# The SoundFont renderer (helpers.soundfont). Its wheel declares PyAudio for live playback, which the course never
+# uses and which needs PortAudio's headers to build, so it is installed without its dependencies.
+SOUNDFONT_RENDERER := tinysoundfont==0.3.7
+# The General MIDI banks (MIT): Fluid R3 for training and testing, MuseScore General for the held-out split.
+BANK_PACKAGES := fluid-soundfont-gm musescore-general-soundfont
+
 export FAST ?= 1
 export PYTHONHASHSEED = 0
 export TF_CPP_MIN_LOG_LEVEL = 2
 export KERAS_BACKEND ?= tensorflow
 
-.PHONY: pretrained-wave setup test test-compat test-jax test-browser browser app bench-app course data pretrained bench lab clean
+.PHONY: banks pretrained-wave setup test test-compat test-jax test-browser browser app bench-app course data pretrained bench lab clean
 
 setup: $(STAMP)
 
@@ -28,13 +34,22 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is required, found " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev,app]'
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps $(SOUNDFONT_RENDERER)
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
-data: setup
+# Install the banks where apt runs as root (Debian, Ubuntu, Colab); elsewhere say what to do, and `make data` falls
+# back to the NumPy synthesizer (with one line saying so).
+banks:
+	@$(PY) -c 'from helpers import soundfont as s; import sys; sys.exit(any(s.missing(x) for x in s.STYLES))' 2>/dev/null \
+		|| { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BANK_PACKAGES) >/dev/null; \
+		else echo "banks: install $(BANK_PACKAGES) (or set COURSE_SOUNDFONTS); without them the data is NumPy-synthesised"; fi; }
+
+data: setup banks
 	$(PY) -m helpers.synth
 
-test: setup
+test: setup banks
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 test-compat:
@@ -68,9 +83,13 @@ browser: setup
 test-browser: browser
 	REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser
 
-# Train the shipped U-Net checkpoint on the generated dataset (about 20 minutes on 2 CPU cores).
+# Train the shipped U-Net (vocals, drums, bass; full band at 44.1 kHz) on the SoundFont songs with remixing
+# augmentation, starting from the 22.05-kHz U-Net's weights (same bins and frames); MINUTES_UNET is the budget.
+MINUTES_UNET ?= 50
 pretrained: data
-	$(PY) -m helpers.train --epochs 40 --model-path src/helpers/pretrained/unet_vocals_drums.keras
+	$(PY) -m helpers.train --targets vocals drums bass --sample-rate 44100 --n-fft 2048 --hop-length 512 \
+		--modelled-bins 512 --initial-model src/helpers/pretrained/unet_vocals_drums.keras --steps-per-epoch 150 \
+		--epochs 200 --max-minutes $(MINUTES_UNET) --model-path src/helpers/pretrained/unet_vocals_drums_bass.keras
 
 # Train the shipped Wave-U-Net: the better of the two losses in a fixed time budget (the note and notebook 07 give
 # the comparison; WAVE_LOSS picks the loss, MINUTES the budget).

@@ -61,10 +61,10 @@ def write_bad_audio(path, case):
 
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory):
-    """Two train songs and one test song of 4 s, plus one duet per subset: the real generator, small."""
+    """Two train songs and one test song of 4 s, plus one duet per subset: the NumPy generator, small."""
     root = tmp_path_factory.mktemp("generated")
     return synth.generate(root, n_train=2, n_test=1, duration=4.0, n_duets_train=1, n_duets_test=1,
-                          duet_duration=3.0, workers=1, progress=False)
+                          duet_duration=3.0, workers=1, progress=False, engine="numpy")
 
 
 def constant_mask_model(values, n_frames=16, sample_rate=22050, n_fft=1024, hop_length=256):

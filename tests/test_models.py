@@ -25,6 +25,25 @@ def test_unet_shapes_heads_and_masks_bounded():
     assert list(bass.output) == ["bass"]
 
 
+def test_full_band_unet_models_the_low_bins_and_extends_its_masks_above():
+    model = models.unet(targets=("vocals", "drums"), n_fft=256, hop_length=64, n_frames=16, base_filters=2, depth=2,
+                        modelled_bins=64)
+    assert models.settings(model)["arguments"]["modelled_bins"] == 64
+    x = np.random.default_rng(0).random((2, 129, 16, 1)).astype(np.float32)
+    masks = keras.ops.convert_to_numpy(models.unet_mask_model(model)(x)["vocals"])
+    assert masks.shape == (2, 129, 16, 1)
+    top = masks[:, 48:64].mean(axis=1)  # the mean of the top quarter of the modelled band ...
+    for row in range(64, 129):  # ... fills every bin above it, Nyquist included
+        np.testing.assert_allclose(masks[:, row], top, rtol=1e-5, atol=1e-6)
+    x_high = x.copy()
+    x_high[:, 64:] *= 5  # the network never sees the bins above its band
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(models.unet_mask_model(model)(x_high)["vocals"]), masks,
+                               rtol=1e-5, atol=1e-6)
+    for bad in (50, 130):
+        with pytest.raises(ParameterError, match=f"modelled_bins={bad}"):
+            models.unet(n_fft=256, hop_length=64, n_frames=16, depth=2, modelled_bins=bad)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"n_fft": 100}, "divisible"),
     ({"n_frames": 10}, "divisible"),

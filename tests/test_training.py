@@ -85,3 +85,54 @@ def test_the_time_limit_stops_training_after_the_epoch_that_crosses_it():
     history = model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=50, verbose=0,
                         callbacks=[training.TimeLimit(minutes=0)])
     assert len(history.history["loss"]) == 1
+
+
+def test_spectrogram_excerpts_remix_stems_across_songs_consistently(small_dataset):
+    from helpers import data, spectral
+    from helpers.config import STEMS
+
+    tracks = data.load_tracks("generated", "train", root=small_dataset)
+    arrays = [data.track_arrays(t, STEMS, sample_rate=8000) for t in tracks]
+    kwargs = dict(n_fft=256, hop_length=64, n_frames=16, batch_size=4, n_batches=3, seed=2)
+    remixed = training.SpectrogramExcerpts(arrays, ("vocals", "accompaniment"), **kwargs)
+    mixture, stems = remixed.signals(0)
+    assert mixture.shape == (4, 15 * 64) and set(stems) == set(STEMS)
+    total = np.zeros_like(mixture)
+    for s in STEMS:
+        total += stems[s]
+    np.testing.assert_array_equal(mixture, total)  # the new mixture is exactly the sum of its stems
+    magnitude, targets = remixed[0]
+    assert magnitude.shape == (4, 129, 16, 1) and set(targets) == {"vocals", "accompaniment"}
+    np.testing.assert_allclose(magnitude[..., 0], np.abs(spectral.stft(mixture, n_fft=256, hop_length=64)),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(targets["accompaniment"][..., 0],
+                               np.abs(spectral.stft(mixture - stems["vocals"], n_fft=256, hop_length=64)),
+                               rtol=1e-4, atol=1e-5)
+    # Stems from different songs at different gains: no row is one song's real mixture.
+    real = {tuple(np.round(a["mixture"][c, :50], 6)) for a in arrays for c in range(2)}
+    assert not any(tuple(np.round(row[:50], 6)) in real for row in mixture)
+    np.testing.assert_array_equal(remixed.signals(0)[0], mixture)  # same epoch and batch, same draw
+    remixed.on_epoch_end()
+    assert not np.array_equal(remixed.signals(0)[0], mixture)
+    fixed = training.SpectrogramExcerpts(arrays, ("vocals",), augment=False, **kwargs)
+    plain, plain_stems = fixed.signals(1)
+    np.testing.assert_allclose(plain, sum(plain_stems[s] for s in STEMS), atol=1e-4)  # one song's real mixture
+    fixed.on_epoch_end()
+    np.testing.assert_array_equal(fixed.signals(1)[0], plain)  # validation repeats
+    with pytest.raises(ParameterError, match="lack"):
+        training.SpectrogramExcerpts([{"mixture": arrays[0]["mixture"]}], ("vocals",), **kwargs)
+
+
+def test_copy_weights_matches_layers_by_name_and_shape(tmp_path):
+    from helpers import models
+
+    source = models.unet(("vocals", "drums"), n_frames=16, base_filters=2, depth=2, sample_rate=8000, n_fft=256,
+                         hop_length=64)
+    target = models.unet(("vocals", "drums", "bass"), n_frames=16, base_filters=2, depth=2, sample_rate=16000,
+                         n_fft=512, hop_length=128, modelled_bins=128)
+    copied = training.copy_weights(source, target)
+    assert "encoder_0" in copied and "vocals_mask" in copied and "bass_mask" not in copied
+    np.testing.assert_array_equal(target.get_layer("encoder_1").get_weights()[0],
+                                  source.get_layer("encoder_1").get_weights()[0])
+    with pytest.raises(ParameterError, match="no layer"):
+        training.copy_weights(source, models.spectrogram_fnn(("vocals",), hidden=(8,)))

@@ -57,7 +57,9 @@ def load_tracks(source: str = "generated", subset: str = "train", root=None):
         ``"musdb"``: a full MUSDB18 copy at ``root`` or ``$MUSDB_ROOT`` (``.stem.mp4``, or the WAV layout when
         ``*/*/mixture.wav`` files are found).
         ``"auto"``: ``"musdb"`` when ``$MUSDB_ROOT`` (or ``root``) holds it, else ``"generated"``, saying which.
-    subset : {"train", "test"}
+    subset : {"train", "test", "heldout"}
+        ``"heldout"`` (generated only): the songs rendered with a bank, singers and effects never used in training
+        (``root/heldout/test``; see :func:`helpers.synth.generate`).
     root : str or os.PathLike or None
 
     Returns
@@ -74,8 +76,14 @@ def load_tracks(source: str = "generated", subset: str = "train", root=None):
 
     if source not in SOURCES:
         raise ParameterError(f"source={source!r} must be one of {SOURCES}")
-    if subset not in ("train", "test"):
-        raise ParameterError(f"subset={subset!r} must be 'train' or 'test'")
+    if subset not in ("train", "test", "heldout"):
+        raise ParameterError(f"subset={subset!r} must be 'train', 'test' or 'heldout'")
+    if subset == "heldout":
+        if source != "generated":
+            raise ParameterError(f"subset='heldout' is the generated set's held-out split; source={source!r} has "
+                                 "only 'train' and 'test'")
+        root = Path(root) if root is not None else generated_root()
+        return load_tracks("generated", "test", root / "heldout")
     if source == "auto":
         musdb_root = root or os.environ.get("MUSDB_ROOT")
         if musdb_root and Path(musdb_root, subset).is_dir():
@@ -109,7 +117,9 @@ def load_duets(subset: str = "train", root=None) -> list[dict]:
 
     Parameters
     ----------
-    subset : {"train", "test"}
+    subset : {"train", "test", "heldout"}
+        ``"heldout"`` (generated only): the songs rendered with a bank, singers and effects never used in training
+        (``root/heldout/test``; see :func:`helpers.synth.generate`).
     root : str or os.PathLike or None
         The generated dataset's root (default ``data/generated``); duets live in ``root/duets``.
 

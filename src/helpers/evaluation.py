@@ -419,7 +419,7 @@ def results_table(per_track_scores, metric: str = "SDR") -> ResultsTable:
 
 
 def score_on_tracks(tracks, estimators: dict, targets=("vocals", "drums"), sample_rate: int = SAMPLE_RATE,
-                    methods=("MIX", "HALF", "IRM1")) -> list:
+                    methods=("MIX", "HALF", "IRM1"), n_fft: int | None = None, hop_length: int | None = None) -> list:
     """Score baselines and estimators on tracks (BSS Eval, SiSEC-style), ready for :func:`results_table`.
 
     Taught in: notebooks/05_unet_vocals_drums.ipynb
@@ -434,6 +434,9 @@ def score_on_tracks(tracks, estimators: dict, targets=("vocals", "drums"), sampl
         Scoring rate (Hz).
     methods : sequence of str
         Baseline methods (:func:`baselines`).
+    n_fft, hop_length : int or None
+        The oracles' STFT; ``None``: the course's 46-ms frames at ``sample_rate`` (``N_FFT`` scaled by
+        ``sample_rate / SAMPLE_RATE`` to a power of two, and a quarter of it as the hop).
 
     Returns
     -------
@@ -442,10 +445,14 @@ def score_on_tracks(tracks, estimators: dict, targets=("vocals", "drums"), sampl
     """
     from helpers import data
 
+    if n_fft is None:
+        n_fft = int(2 ** round(np.log2(N_FFT * sample_rate / SAMPLE_RATE)))
+    if hop_length is None:
+        hop_length = n_fft * HOP_LENGTH // N_FFT
     per_track = []
     for track in tracks:
         arrays = data.track_arrays(track, STEMS, sample_rate=sample_rate)
-        scores, _ = baselines(arrays, targets=targets, methods=methods)
+        scores, _ = baselines(arrays, targets=targets, methods=methods, n_fft=n_fft, hop_length=hop_length)
         for name, estimate in estimators.items():
             estimates = estimate(arrays["mixture"])
             scores[name] = {t: bss_eval_target(arrays[t], estimates[t], arrays["mixture"], sample_rate)

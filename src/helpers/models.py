@@ -258,9 +258,41 @@ class CentreFrame(keras.layers.Layer):
         return {**super().get_config(), "context": self.context}
 
 
+@keras.saving.register_keras_serializable(package="helpers")
+class MaskExtension(keras.layers.Layer):
+    """Extend a mask over the frequency bins the network does not model (Spleeter's "average" extension).
+
+    Above the modelled band, each frame's mask is the mean of its mask over the top ``source_bins`` modelled bins,
+    repeated over the ``n_rows`` missing bins. With ``source_bins`` a quarter of the band (8–11 kHz for a 0–11 kHz
+    band), cymbals and sibilants, which dominate the top of the band, carry their share into the bins above it.
+
+    Input ``(batch, modelled_bins, n_frames, 1)``; output ``(batch, modelled_bins + n_rows, n_frames, 1)``.
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
+    References
+    ----------
+    .. [1] Hennequin, Khlif, Voituret & Moussallam, "Spleeter: a fast and efficient music source separation tool
+       with pre-trained models", JOSS 5(50), 2020 (the mask extension above the modelled band).
+    """
+
+    def __init__(self, n_rows: int, source_bins: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_rows, self.source_bins = int(n_rows), int(source_bins)
+
+    def call(self, mask):
+        from keras import ops
+
+        top = ops.mean(mask[:, -self.source_bins:], axis=1, keepdims=True)
+        return ops.concatenate([mask, ops.repeat(top, self.n_rows, axis=1)], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "n_rows": self.n_rows, "source_bins": self.source_bins}
+
+
 def unet(targets=("vocals", "drums"), n_frames: int = N_FRAMES, base_filters: int = 8, depth: int = 5,
          kernel_size: int = 5, dropout: float = 0.5, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT,
-         hop_length: int = HOP_LENGTH, window: str = WINDOW):
+         hop_length: int = HOP_LENGTH, window: str = WINDOW, modelled_bins: int | None = None):
     """A U-Net that predicts one soft mask per target from a mixture magnitude spectrogram (Jansson et al. 2017).
 
     Layout ``(batch, n_bins, n_frames, 1)``: frequency rows, time columns, one channel (each audio channel is
@@ -270,6 +302,12 @@ def unet(targets=("vocals", "drums"), n_frames: int = N_FRAMES, base_filters: in
     three layers) with skip connections; and, shared by all targets up to there, **one sigmoid mask head per
     target** (a 3×3 convolution). Each mask is padded back to ``n_bins`` (zero at Nyquist) and multiplies the
     mixture magnitude, so the model's outputs are magnitude estimates, trained with L1 against the targets'.
+
+    **Full band**: with ``modelled_bins``, only the lowest ``modelled_bins`` bins go through the network, and each
+    mask is extended over the bins above by :class:`MaskExtension`, so the model writes full-band stems at the
+    song's own rate. The shipped model runs at 44.1 kHz with ``n_fft=2048``, ``hop_length=512`` and
+    ``modelled_bins=512`` (0–11 kHz modelled, 11–22 kHz extended): the same 21.5-Hz bins and 46-ms frames as
+    22.05 kHz with ``n_fft=1024``, so the network costs the same, and no resampling is needed for CD-rate songs.
 
     Defaults, and why: 22.05 kHz with ``n_fft=1024``, ``hop_length=256`` (46-ms frames, 0–11 kHz: the course's STFT;
     Jansson used 8 kHz, the seed project 11.025 kHz — 22.05 kHz keeps cymbals and sibilants); 128 frames (1.5 s of
@@ -293,6 +331,9 @@ def unet(targets=("vocals", "drums"), n_frames: int = N_FRAMES, base_filters: in
         ``2 ** depth``.
     window : str
         The STFT's window.
+    modelled_bins : int or None
+        How many of the lowest bins the network models (divisible by ``2 ** depth``, at most ``n_fft / 2``); the
+        masks are extended above them. ``None``: ``n_fft / 2`` (all but Nyquist, whose mask is zero).
 
     Returns
     -------
@@ -323,13 +364,20 @@ def unet(targets=("vocals", "drums"), n_frames: int = N_FRAMES, base_filters: in
     if (n_bins - 1) % scale or n_frames % scale:
         raise ParameterError(f"n_fft / 2 = {n_bins - 1} and n_frames = {n_frames} must be divisible by "
                              f"2 ** depth = {scale}")
+    arguments = {"base_filters": base_filters, "depth": depth, "kernel_size": kernel_size, "dropout": float(dropout)}
+    if modelled_bins is not None:
+        modelled_bins = check_int("modelled_bins", modelled_bins)
+        if modelled_bins % scale or modelled_bins > n_bins - 1:
+            raise ParameterError(f"modelled_bins={modelled_bins} must be divisible by 2 ** depth = {scale} and at "
+                                 f"most n_fft / 2 = {n_bins - 1}")
+        arguments["modelled_bins"] = modelled_bins
+    modelled = n_bins - 1 if modelled_bins is None else modelled_bins
     settings = {"architecture": "unet", "sample_rate": int(sample_rate), "n_fft": n_fft, "hop_length": hop_length,
-                "window": window, "n_frames": n_frames, "targets": list(targets),
-                "arguments": {"base_filters": base_filters, "depth": depth, "kernel_size": kernel_size,
-                              "dropout": float(dropout)}}
+                "window": window, "n_frames": n_frames, "targets": list(targets), "arguments": arguments}
     inputs = keras.Input((n_bins, n_frames, 1), name="mixture_magnitude")
     magnitude = AudioSettings(settings, name=SETTINGS_LAYER)(inputs)
-    x = layers.Cropping2D(((0, 1), (0, 0)), name="drop_nyquist")(magnitude)
+    x = layers.Cropping2D(((0, n_bins - modelled), (0, 0)),
+                          name="drop_nyquist" if modelled_bins is None else "modelled_band")(magnitude)
     x = Log1p(name="log1p")(x)
     skips = []
     for level in range(depth):
@@ -350,7 +398,10 @@ def unet(targets=("vocals", "drums"), n_frames: int = N_FRAMES, base_filters: in
     outputs = {}
     for target in targets:
         mask = layers.Conv2D(1, 3, padding="same", activation="sigmoid", name=f"{target}_mask")(x)
-        mask = layers.ZeroPadding2D(((0, 1), (0, 0)), name=f"{target}_mask_full")(mask)
+        if modelled_bins is None:
+            mask = layers.ZeroPadding2D(((0, 1), (0, 0)), name=f"{target}_mask_full")(mask)
+        else:
+            mask = MaskExtension(n_bins - modelled, max(1, modelled // 4), name=f"{target}_mask_full")(mask)
         outputs[target] = layers.Multiply(name=target)([mask, magnitude])
     return keras.Model(inputs, outputs, name="unet_" + "_".join(targets))
 

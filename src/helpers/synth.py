@@ -336,7 +336,8 @@ def _formant_gain(freqs: np.ndarray, formants: np.ndarray) -> np.ndarray:
     return gain + 0.02
 
 
-def sing(pitches, durations, vowels, sample_rate=DATASET_SAMPLE_RATE, rng=None, breathiness=0.03) -> np.ndarray:
+def sing(pitches, durations, vowels, sample_rate=DATASET_SAMPLE_RATE, rng=None, breathiness=0.03,
+         singer: dict | None = None) -> np.ndarray:
     """Sing a phrase with a source–filter voice: harmonic glottal source, vibrato, jitter, vowel formants.
 
     Parameters
@@ -352,6 +353,10 @@ def sing(pitches, durations, vowels, sample_rate=DATASET_SAMPLE_RATE, rng=None, 
     rng : np.random.Generator
     breathiness : float
         Level of aspiration noise mixed into the source.
+    singer : dict or None
+        A voice: ``vibrato_depth`` (semitones), ``vibrato_rate`` (Hz), ``formant_scale`` (vocal-tract length:
+        < 1 longer and darker, > 1 shorter and brighter), ``tilt`` (source roll-off exponent) and ``breathiness``.
+        ``None`` draws a mid-range voice from ``rng``.
 
     Returns
     -------
@@ -368,16 +373,21 @@ def sing(pitches, durations, vowels, sample_rate=DATASET_SAMPLE_RATE, rng=None, 
     glide = max(1, int(0.04 * sample_rate))
     midi = uniform_filter1d(midi, glide, mode="nearest")
     t = np.arange(n) / sample_rate
-    vibrato_depth = np.minimum(1, t / 0.3) * rng.uniform(0.2, 0.45)  # semitones, growing into the phrase
+    if singer is not None:
+        breathiness = singer["breathiness"]
+    depth = singer["vibrato_depth"] if singer else rng.uniform(0.2, 0.45)
+    vibrato_depth = np.minimum(1, t / 0.3) * depth  # semitones, growing into the phrase
     jitter = uniform_filter1d(rng.standard_normal(n), 200) * 0.6
-    f0 = midi_to_hz(midi + vibrato_depth * np.sin(2 * np.pi * rng.uniform(4.8, 6.2) * t) + 0.1 * jitter)
-    formant_targets = np.array([VOWELS[v] for v in vowels], dtype=float).T * rng.uniform(0.92, 1.1)
+    rate = singer["vibrato_rate"] if singer else rng.uniform(4.8, 6.2)
+    f0 = midi_to_hz(midi + vibrato_depth * np.sin(2 * np.pi * rate * t) + 0.1 * jitter)
+    scale = singer["formant_scale"] if singer else rng.uniform(0.92, 1.1)
+    formant_targets = np.array([VOWELS[v] for v in vowels], dtype=float).T * scale
     formants = np.repeat(formant_targets, counts, axis=1)
     smooth = int(0.05 * sample_rate)
     formants = uniform_filter1d(formants, smooth, axis=1, mode="nearest")
     phase = 2 * np.pi * np.cumsum(f0) / sample_rate
     voice = np.zeros(n)
-    tilt = rng.uniform(1.0, 1.4)
+    tilt = singer["tilt"] if singer else rng.uniform(1.0, 1.4)
     for k in range(1, 40):
         fk = k * f0
         if fk.min() > 0.45 * sample_rate or k * 200 > 9000:
@@ -567,22 +577,33 @@ def make_duet(seed: int, index: int, subset: str = "train", duration: float = 8.
 
 def _write_track(job) -> str:
     kind, seed, index, subset, duration, sample_rate, folder = job
-    make = make_song if kind == "songs" else make_duet
+    if kind == "soundfont":
+        from helpers import soundfont
+
+        make = soundfont.make_song
+    else:
+        make = make_song if kind == "numpy" else make_duet
     signals, plan = make(seed, index, subset, duration, sample_rate)
-    track_dir = Path(folder) / subset / plan["name"]
+    track_dir = Path(folder) / ("test" if subset == "heldout" else subset) / plan["name"]
     for name, signal in signals.items():
         audio_io.save(track_dir / f"{name}.wav", signal, sample_rate)
     return plan["name"]
 
 
-def generate(root=None, n_train: int = 50, n_test: int = 10, duration: float = 10.0, seed: int = 0,
+def generate(root=None, n_train: int = 100, n_test: int = 10, duration: float = 10.0, seed: int = 0,
              n_duets_train: int = 20, n_duets_test: int = 5, duet_duration: float = 8.0,
              sample_rate: int = DATASET_SAMPLE_RATE, workers: int = 2, force: bool = False,
-             progress: bool = True) -> Path:
+             progress: bool = True, engine: str = "auto", n_heldout: int = 10) -> Path:
     """Write the embedded dataset under ``root``, unless an identical one is already there.
 
     The settings are stored in ``root/settings.json``; a second call with the same settings returns at once
     (idempotent), one with other settings rebuilds the set.
+
+    Two engines make the songs: ``"soundfont"`` (:mod:`helpers.soundfont`: sampled General MIDI instruments and
+    produced stems, what the shipped models learn from) and ``"numpy"`` (this module's synthesizer, built from sines
+    and noise, the fallback where no SoundFont renderer or bank can be installed). With the SoundFont engine a
+    **held-out split** is also written, ``root/heldout/test``: songs from another bank, other singers and other
+    effect settings (:func:`helpers.data.load_tracks` with ``subset="heldout"``). The duets are always NumPy.
 
     Taught in: notebooks/01_waveforms_and_mixtures.ipynb
 
@@ -608,6 +629,10 @@ def generate(root=None, n_train: int = 50, n_test: int = 10, duration: float = 1
         Rebuild even when the settings match.
     progress : bool
         Show a tqdm progress bar.
+    engine : {"auto", "soundfont", "numpy"}
+        ``"auto"``: the SoundFont engine where it can run, else NumPy with one line saying what is missing.
+    n_heldout : int >= 0
+        Songs in the held-out split (SoundFont engine only; skipped, with one line, when its bank is missing).
 
     Returns
     -------
@@ -616,32 +641,44 @@ def generate(root=None, n_train: int = 50, n_test: int = 10, duration: float = 1
     Raises
     ------
     ParameterError
-        If a count is negative or a duration, sample rate or worker count is not positive.
+        If a count is negative, a duration, sample rate or worker count is not positive, the engine is unknown,
+        or ``"soundfont"`` is asked for where it cannot run.
     """
     import shutil
 
     from tqdm.auto import tqdm
 
     for name, value in (("n_train", n_train), ("n_test", n_test), ("n_duets_train", n_duets_train),
-                        ("n_duets_test", n_duets_test), ("seed", seed)):
+                        ("n_duets_test", n_duets_test), ("seed", seed), ("n_heldout", n_heldout)):
         check_int(name, value, minimum=0)
     check_int("sample_rate", sample_rate)
     check_int("workers", workers)
     for name, value in (("duration", duration), ("duet_duration", duet_duration)):
         if not value > 0:
             raise ParameterError(f"{name}={value!r} must be positive")
+    engine = choose_engine(engine)
+    if engine == "soundfont" and n_heldout:
+        from helpers import soundfont
+
+        reason = soundfont.missing("heldout")
+        if reason:
+            print(f"generate: held-out split skipped: {reason}", file=sys.stderr)
+            n_heldout = 0
+    elif engine == "numpy":
+        n_heldout = 0
     root = Path(root) if root is not None else generated_root()
     settings = {"n_train": n_train, "n_test": n_test, "duration": duration, "seed": seed,
                 "n_duets_train": n_duets_train, "n_duets_test": n_duets_test, "duet_duration": duet_duration,
-                "sample_rate": sample_rate, "version": 2}
+                "sample_rate": sample_rate, "engine": engine, "n_heldout": n_heldout, "version": 3}
     settings_file = root / "settings.json"
     if not force and settings_file.exists() and json.loads(settings_file.read_text()) == settings:
         return root
-    for sub in ("train", "test", "duets"):
+    for sub in ("train", "test", "duets", "heldout"):
         shutil.rmtree(root / sub, ignore_errors=True)
     settings_file.unlink(missing_ok=True)
-    jobs = [("songs", seed, i, "train", duration, sample_rate, root) for i in range(n_train)]
-    jobs += [("songs", seed, i, "test", duration, sample_rate, root) for i in range(n_test)]
+    jobs = [(engine, seed, i, "train", duration, sample_rate, root) for i in range(n_train)]
+    jobs += [(engine, seed, i, "test", duration, sample_rate, root) for i in range(n_test)]
+    jobs += [(engine, seed, i, "heldout", duration, sample_rate, root / "heldout") for i in range(n_heldout)]
     jobs += [("duets", seed, i, "train", duet_duration, sample_rate, root / "duets") for i in range(n_duets_train)]
     jobs += [("duets", seed, i, "test", duet_duration, sample_rate, root / "duets") for i in range(n_duets_test)]
     bar = tqdm(total=len(jobs), desc="generating songs", unit="track", disable=not progress)
@@ -657,6 +694,35 @@ def generate(root=None, n_train: int = 50, n_test: int = 10, duration: float = 1
     root.mkdir(parents=True, exist_ok=True)
     settings_file.write_text(json.dumps(settings, indent=2))  # written last: marks a complete set
     return root
+
+
+ENGINES = ("auto", "soundfont", "numpy")
+
+
+def choose_engine(engine: str = "auto") -> str:
+    """The song engine to use: ``"soundfont"`` or ``"numpy"``.
+
+    ``"auto"`` picks the SoundFont engine when its renderer and training bank are installed, and otherwise prints
+    one line saying what is missing and that the NumPy synthesizer is used instead.
+
+    Raises
+    ------
+    ParameterError
+        If ``engine`` is unknown, or is ``"soundfont"`` and cannot run here (the message says what to install).
+    """
+    from helpers import soundfont
+
+    if engine not in ENGINES:
+        raise ParameterError(f"engine={engine!r} must be one of {ENGINES}")
+    if engine == "numpy":
+        return engine
+    reason = soundfont.missing("train")
+    if reason is None:
+        return "soundfont"
+    if engine == "soundfont":
+        raise ParameterError(f"the SoundFont engine cannot run: {reason}")
+    print(f"generate: {reason}; using the NumPy synthesizer instead", file=sys.stderr)
+    return "numpy"
 
 
 def demo_song(path, duration: float = 180.0, root=None, subset: str = "test") -> Path:
@@ -712,12 +778,12 @@ def main(argv=None) -> int:
     """Command line: ``python -m helpers.synth [options]`` (also ``make data``)."""
     parser = argparse.ArgumentParser(
         prog="python -m helpers.synth",
-        description="Generate the course's multitrack dataset (MUSDB18 layout) and piano+violin duets. "
+        description="Generate the course's multitrack dataset (MUSDB18 layout), a held-out split and piano+violin duets. "
                     "Re-running with the same options does nothing; other options rebuild the set.",
     )
     parser.add_argument("--root", type=Path, default=None,
                         help="output folder (default: data/generated, or $COURSE_DATA/generated)")
-    parser.add_argument("--n-train", type=int, default=50, help="songs in the train subset (default: %(default)s)")
+    parser.add_argument("--n-train", type=int, default=100, help="songs in the train subset (default: %(default)s)")
     parser.add_argument("--n-test", type=int, default=10, help="songs in the test subset (default: %(default)s)")
     parser.add_argument("--duration", type=float, default=10.0, help="song length in seconds (default: %(default)s)")
     parser.add_argument("--n-duets-train", type=int, default=20, help="piano+violin duets for training (default: %(default)s)")
@@ -727,6 +793,11 @@ def main(argv=None) -> int:
     parser.add_argument("--sample-rate", type=int, default=DATASET_SAMPLE_RATE, help="in Hz (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="synthesis processes (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the same set exists")
+    parser.add_argument("--engine", choices=ENGINES, default="auto",
+                        help="songs from sampled SoundFont instruments, from the NumPy synthesizer, or the first "
+                             "that can run (default: %(default)s)")
+    parser.add_argument("--n-heldout", type=int, default=10,
+                        help="songs in the held-out split (another bank; SoundFont engine) (default: %(default)s)")
     parser.add_argument("--demo-song", type=Path, default=None, metavar="PATH",
                         help="also write a long mixture of the test songs, one after another, to PATH")
     parser.add_argument("--demo-seconds", type=float, default=180.0,
@@ -734,7 +805,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         root = generate(args.root, args.n_train, args.n_test, args.duration, args.seed, args.n_duets_train,
-                        args.n_duets_test, args.duet_duration, args.sample_rate, args.workers, args.force)
+                        args.n_duets_test, args.duet_duration, args.sample_rate, args.workers, args.force,
+                        engine=args.engine, n_heldout=args.n_heldout)
         if args.demo_song is not None:
             print(f"demo song written to {demo_song(args.demo_song, args.demo_seconds, root)}")
     except ParameterError as exc:

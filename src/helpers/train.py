@@ -17,10 +17,24 @@ from pathlib import Path
 from helpers import config, data
 from helpers.exceptions import ParameterError
 
-#: What the generated dataset is made of, for the model card: every sound is synthesised by this course's code.
-GENERATED_DATA = {"source": "generated", "generator": "helpers.synth (pure NumPy synthesis: additive and "
-                  "source-filter instruments and voices, no recorded samples)", "sound_banks": [],
-                  "licence": "MIT (this course's code and its output)"}
+
+
+def generated_data(engine: str) -> dict:
+    """What the generated dataset is made of, for the model card: the engine, its sound banks and their licences."""
+    if engine == "numpy":
+        return {"source": "generated", "generator": "helpers.synth (pure NumPy synthesis: additive and "
+                "source-filter instruments and voices, no recorded samples)", "sound_banks": [],
+                "licence": "MIT (this course's code and its output)"}
+    from helpers import soundfont
+
+    bank = soundfont.BANKS["train"]
+    return {"source": "generated", "generator": "helpers.soundfont (note events rendered through a General MIDI "
+            "SoundFont with TinySoundFont, source-filter singers, pedalboard production)",
+            "sound_banks": [{"file": bank, "licence": soundfont.BANK_LICENCES[bank]}],
+            "held_out_bank": {"file": soundfont.BANKS["heldout"],
+                              "licence": soundfont.BANK_LICENCES[soundfont.BANKS["heldout"]],
+                              "use": "held-out test split only, never trained on"},
+            "licence": "MIT (this course's code and its output; the banks above are MIT)"}
 
 
 def parse_args(argv=None):
@@ -37,7 +51,14 @@ def parse_args(argv=None):
     parser.add_argument("--segment-length", type=int, default=16384,
                         help="the Wave-U-Net's segment, samples (default: %(default)s)")
     parser.add_argument("--steps-per-epoch", type=int, default=100,
-                        help="the Wave-U-Net's batches per epoch (default: %(default)s)")
+                        help="batches per epoch of remixed excerpts (default: %(default)s)")
+    parser.add_argument("--no-augment", dest="augment", action="store_false",
+                        help="the U-Net trains on the fixed segments of a cache instead of excerpts remixed across "
+                             "songs with random gains")
+    parser.add_argument("--modelled-bins", type=int, default=None,
+                        help="the U-Net models the lowest bins and extends its masks above (default: all)")
+    parser.add_argument("--initial-model", type=Path, default=None,
+                        help="start from this .keras model's weights (layers matching in name and shape)")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop after the epoch that crosses this much training time (default: none)")
     parser.add_argument("--data", choices=("generated", "musdb-preview", "musdb"), default="generated",
@@ -86,19 +107,24 @@ def _run(args, command: str) -> int:
     targets = config.check_targets(args.targets)
     if args.model_path.suffix != ".keras":  # checked again by train_unet, but before the data is generated
         raise ParameterError(f"--model-path {args.model_path} must end in .keras")
+    engine = None
     if args.data == "generated":
         from helpers import synth
 
-        synth.generate(progress=not args.quiet)
+        root = synth.generate(progress=not args.quiet)
+        engine = json.loads((root / "settings.json").read_text())["engine"]
     train_tracks = data.load_tracks(args.data, "train", args.root)
-    test_tracks = data.load_tracks(args.data, "test", args.root)
+    test_splits = {"test": data.load_tracks(args.data, "test", args.root)}
+    if engine == "soundfont" and (data_root := args.root or config.generated_root()).joinpath("heldout").is_dir():
+        test_splits["heldout"] = data.load_tracks(args.data, "heldout", data_root)
     n_valid = 2 if args.fast else args.n_valid
     if len(train_tracks) <= n_valid:
         raise ParameterError(f"{len(train_tracks)} training tracks cannot spare n_valid={n_valid} for validation")
     fit_tracks, valid_tracks = train_tracks[:-n_valid], train_tracks[-n_valid:]
     epochs = 3 if args.fast else args.epochs
     if args.fast:
-        fit_tracks, test_tracks = fit_tracks[:8], test_tracks[:2]
+        fit_tracks = fit_tracks[:8]
+        test_splits = {split: tracks[:2] for split, tracks in test_splits.items()}
     common = dict(targets=targets, epochs=epochs, batch_size=args.batch_size, sample_rate=args.sample_rate,
                   learning_rate=args.learning_rate, seed=args.seed, log_dir=args.log_dir,
                   verbose=0 if args.quiet else 1)
@@ -106,7 +132,9 @@ def _run(args, command: str) -> int:
         name = "U-Net"
         model, history, seconds = training.train_unet(
             fit_tracks, valid_tracks, args.model_path, n_fft=args.n_fft, hop_length=args.hop_length,
-            n_frames=args.n_frames, base_filters=args.base_filters or 8, depth=args.depth or 5, **common)
+            n_frames=args.n_frames, base_filters=args.base_filters or 8, depth=args.depth or 5,
+            augment=args.augment, steps_per_epoch=args.steps_per_epoch, modelled_bins=args.modelled_bins,
+            initial_model=args.initial_model, max_minutes=args.max_minutes, **common)
     else:
         name = "Wave-U-Net"
         model, history, seconds = training.train_wave_unet(
@@ -116,32 +144,37 @@ def _run(args, command: str) -> int:
     scored = [t for t in targets if t != "accompaniment"]  # the baselines score stems only
     tables = {}
     if scored:
-        if args.model == "unet":
-            estimator = lambda mixture: separation.separate_unet(model, mixture)  # noqa: E731
-        else:
-            separator = separation.Separator(model, scored)
-            estimator = lambda mixture: separator(mixture, args.sample_rate)  # noqa: E731
-        per_track = evaluation.score_on_tracks(test_tracks, {name: estimator}, targets=scored,
-                                               sample_rate=args.sample_rate)
-        tables = {metric: evaluation.results_table(per_track, metric) for metric in ("SDR", "SI-SDR")}
-        print(tables["SDR"])
+        separator = separation.Separator(model, scored)
+        estimator = lambda mixture: separator(mixture, args.sample_rate)  # noqa: E731
+        settings = models.settings(model)
+        for split, tracks in test_splits.items():
+            per_track = evaluation.score_on_tracks(tracks, {name: estimator}, targets=scored,
+                                                   sample_rate=args.sample_rate, n_fft=settings.get("n_fft"),
+                                                   hop_length=settings.get("hop_length"))
+            tables[split] = {metric: evaluation.results_table(per_track, metric) for metric in ("SDR", "SI-SDR")}
+            print(f"{split} split:\n{tables[split]['SDR']}")
     card = {
         "model": args.model_path.name,
         "sha256": training.sha256(args.model_path),
         "megabytes": round(args.model_path.stat().st_size / 1e6, 3),
         "parameters": int(model.count_params()),
         "settings": models.settings(model),
-        "data": GENERATED_DATA if args.data == "generated" else
+        "data": generated_data(engine) if args.data == "generated" else
         {"source": args.data, "licence": "MUSDB18: academic use only (see sigsep.github.io/datasets/musdb.html)"},
         "training": {"n_train_tracks": len(fit_tracks), "n_valid_tracks": len(valid_tracks),
                      "epochs_run": len(history["loss"]), "batch_size": args.batch_size, "seed": args.seed,
+                     "augmentation": ("stems remixed across songs, random gains in [0.25, 1.25], "
+                                      f"{args.steps_per_epoch} batches per epoch") if args.augment or
+                     args.model == "wave-unet" else "none",
+                     "initial_model": args.initial_model.name if args.initial_model else None,
                      "loss": args.loss if args.model == "wave-unet" else "L1 on masked magnitudes",
                      "seconds": round(seconds, 1), "best_val_loss": min(history["val_loss"]),
                      "command": command},
-        "test_scores": {"n_tracks": len(test_tracks), "metric": "SDR (dB), museval, median over tracks",
-                        "values": tables["SDR"].values if tables else {}},
-        "test_si_sdr": {"metric": "SI-SDR (dB), whole track, median over tracks",
-                        "values": tables["SI-SDR"].values if tables else {}},
+        "test_scores": {split: {"n_tracks": len(test_splits[split]),
+                                "metric": "SDR (dB), museval, median over tracks",
+                                "values": tables[split]["SDR"].values} for split in tables},
+        "test_si_sdr": {split: {"metric": "SI-SDR (dB), whole track, median over tracks",
+                                "values": tables[split]["SI-SDR"].values} for split in tables},
     }
     args.model_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"saved {args.model_path} ({card['megabytes']} MB) and its card {args.model_path.with_suffix('.json')}")

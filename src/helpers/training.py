@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from helpers import data, models
-from helpers.config import HOP_LENGTH, N_FFT, N_FRAMES, SAMPLE_RATE, check_targets, data_dir
+from helpers.config import HOP_LENGTH, N_FFT, N_FRAMES, SAMPLE_RATE, STEMS, check_targets, data_dir
 from helpers.exceptions import ParameterError, check_int
 
 
@@ -35,12 +35,130 @@ def distribution_strategy():
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
 
 
+class SpectrogramExcerpts(keras.utils.PyDataset):
+    """Batches of magnitude spectrograms of random excerpts, remixed on the fly (Uhlich et al. 2017 [1]_).
+
+    Every example is one channel of a new mixture. With ``augment``, each of the four stems comes from a track of
+    its own (drawn at random: stems from different songs) at an offset of its own, scaled by a random gain in
+    [0.25, 1.25]; the mixture is their sum, so it always equals its targets plus the rest. Without it, the
+    example is one track's real mixture at one offset. Each batch is transformed by :func:`helpers.spectral.stft`
+    (``n_frames`` frames of ``(n_frames - 1) * hop_length`` samples). Batch ``i`` of epoch ``e`` is drawn from
+    ``default_rng([seed, e, i])``; without ``augment`` the batches repeat every epoch (a fixed validation set).
+
+    So an epoch is new data every time: 45 songs of 4 stems give 45**4 stem combinations per offset, against 45
+    fixed mixtures. The cost: the STFT runs in the loop (about 2 ms per example at 44.1 kHz, n_fft 2048) and the
+    stems stay in memory (4 stems x 2 channels x 4 bytes per sample: 1.4 MB per second of audio at 44.1 kHz).
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
+    Parameters
+    ----------
+    arrays : list of dict
+        From :func:`helpers.data.track_arrays` with all four stems (``config.STEMS``), at the model's rate.
+    targets : sequence of str
+        Stems, or ``"accompaniment"`` (the sum of the stems that are not targets).
+    n_fft, hop_length, n_frames : int
+        The model's STFT and segment.
+    batch_size, n_batches : int > 0
+    seed : int
+    augment : bool
+
+    Yields
+    ------
+    mixture : np.ndarray [shape=(batch_size, n_fft // 2 + 1, n_frames, 1)], float32
+    targets : dict[str, np.ndarray [same shape]]
+        Magnitudes.
+
+    Raises
+    ------
+    ParameterError
+        If ``arrays`` is empty, lacks a stem, or a count is not positive.
+
+    References
+    ----------
+    .. [1] Uhlich, Porcu, Giron, Enenkl, Kemp, Takahashi & Mitsufuji, "Improving music source separation based on
+       deep neural networks through data augmentation and network blending", ICASSP 2017.
+    """
+
+    def __init__(self, arrays: list, targets, n_fft: int, hop_length: int, n_frames: int, batch_size: int,
+                 n_batches: int, seed: int = 0, augment: bool = True):
+        from helpers import spectral
+
+        super().__init__()
+        if not arrays:
+            raise ParameterError("arrays is empty")
+        missing = [s for s in STEMS if s not in arrays[0]]
+        if missing:
+            raise ParameterError(f"the arrays lack {missing}; read them with data.track_arrays(track, STEMS)")
+        self.targets = check_targets(targets)
+        self.arrays = arrays
+        self.n_fft, self.hop_length = spectral.check_frame_params(n_fft, hop_length)
+        self.n_frames = check_int("n_frames", n_frames)
+        self.segment_length = (self.n_frames - 1) * self.hop_length
+        self.batch_size, self.n_batches = check_int("batch_size", batch_size), check_int("n_batches", n_batches)
+        self.seed, self.augment, self.epoch = seed, augment, 0
+
+    def __len__(self):
+        return self.n_batches
+
+    def on_epoch_end(self):
+        self.epoch += 1 if self.augment else 0
+
+    def _excerpt(self, rng, track, channel, name):
+        signal = self.arrays[track][name][channel]
+        start = int(rng.integers(max(1, signal.shape[-1] - self.segment_length + 1)))
+        piece = signal[start:start + self.segment_length]
+        return np.pad(piece, (0, self.segment_length - piece.size))
+
+    def __getitem__(self, index):
+        mixture, stems = self.signals(index)
+        outputs = {}
+        for t in self.targets:
+            signal = (mixture - sum(stems[s] for s in self.targets if s in STEMS) if t == "accompaniment"
+                      else stems[t])
+            outputs[t] = self._magnitude(signal)
+        return self._magnitude(mixture), outputs
+
+    def signals(self, index) -> tuple[np.ndarray, dict]:
+        """Batch ``index``'s waveforms: ``mixture`` ``(batch_size, segment_length)`` and ``{stem: same shape}``
+        for the four stems; the mixture is their sum."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        stems = {s: np.zeros((self.batch_size, self.segment_length), np.float32) for s in STEMS}
+        mixture = np.zeros((self.batch_size, self.segment_length), np.float32)
+        for row in range(self.batch_size):
+            track = int(rng.integers(len(self.arrays)))
+            channel = int(rng.integers(self.arrays[track]["mixture"].shape[0]))
+            if self.augment:
+                for s in STEMS:
+                    stems[s][row] = rng.uniform(0.25, 1.25) * self._excerpt(rng, int(rng.integers(len(self.arrays))),
+                                                                            channel, s)
+                    mixture[row] += stems[s][row]
+            else:  # one track, one offset: the real mixture and its stems
+                state = rng.bit_generator.state
+                for s in (*STEMS, "mixture"):
+                    rng.bit_generator.state = state
+                    (mixture if s == "mixture" else stems[s])[row] = self._excerpt(rng, track, channel, s)
+        return mixture, stems
+
+    def _magnitude(self, signal):
+        from helpers import spectral
+
+        magnitude = np.abs(spectral.stft(signal, n_fft=self.n_fft, hop_length=self.hop_length))
+        return magnitude[..., :self.n_frames, None].astype(np.float32)
+
+
 def train_unet(train_tracks, valid_tracks, model_path, targets=("vocals", "drums"), epochs: int = 30,
                batch_size: int = 8, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT,
                hop_length: int = HOP_LENGTH, n_frames: int = N_FRAMES, base_filters: int = 8, depth: int = 5,
                learning_rate: float = 1e-3, patience: int = 8, seed: int = 0, cache_dir=None, log_dir=None,
-               verbose: int = 1):
+               verbose: int = 1, augment: bool = False, steps_per_epoch: int = 200,
+               modelled_bins: int | None = None, initial_model=None, max_minutes: float | None = None):
     """Train a U-Net on musdb tracks and save the best model (by validation loss) to ``model_path``.
+
+    Two data paths: with ``augment``, random excerpts remixed across songs on the fly (:class:`SpectrogramExcerpts`,
+    ``steps_per_epoch`` batches per epoch, validated on fixed excerpts of ``valid_tracks``), what ``make
+    pretrained`` uses; without it, the fixed segments of an HDF5 cache (:func:`helpers.data.build_cache`, faster
+    per epoch, what notebook 05 shows first).
 
     Callbacks: ``ModelCheckpoint`` (best only, ``.keras``), ``EarlyStopping`` (restoring the best weights),
     ``ReduceLROnPlateau``, ``CSVLogger`` (``model_path`` with ``.csv``) and, with ``log_dir``, ``TensorBoard``.
@@ -71,6 +189,16 @@ def train_unet(train_tracks, valid_tracks, model_path, targets=("vocals", "drums
         TensorBoard logs.
     verbose : int
         Keras's progress bar (1) or none (0).
+    augment : bool
+        Remix stems across songs with random gains on the fly (see above).
+    steps_per_epoch : int > 0
+        Batches per epoch with ``augment`` (the validation set has a fifth as many, fixed).
+    modelled_bins : int or None
+        See :func:`helpers.models.unet` (full-band models).
+    initial_model : str or os.PathLike or keras.Model or None
+        Start from this model's weights (fine-tuning): every layer whose name and weight shapes match is copied.
+    max_minutes : float or None
+        Stop after the epoch that crosses this much training time (the best epoch's weights are kept).
 
     Returns
     -------
@@ -96,9 +224,23 @@ def train_unet(train_tracks, valid_tracks, model_path, targets=("vocals", "drums
         raise ParameterError("train_tracks and valid_tracks must not be empty")
     targets = check_targets(targets)
     unet_settings = dict(targets=targets, n_frames=n_frames, base_filters=base_filters, depth=depth,
-                         sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length)
+                         sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, modelled_bins=modelled_bins)
     models.unet(**unet_settings)  # checks every setting before the caches are built
     keras.utils.set_random_seed(seed)
+    if augment:
+        check_int("steps_per_epoch", steps_per_epoch)
+        stems = [*STEMS]
+
+        def load(tracks):
+            return [data.track_arrays(t, stems, sample_rate=sample_rate) for t in tracks]
+
+        excerpts = dict(targets=targets, n_fft=n_fft, hop_length=hop_length, n_frames=n_frames,
+                        batch_size=batch_size)
+        train_data = SpectrogramExcerpts(load(train_tracks), n_batches=steps_per_epoch, seed=seed, **excerpts)
+        valid_data = SpectrogramExcerpts(load(valid_tracks), n_batches=max(1, steps_per_epoch // 5), seed=seed + 1,
+                                         augment=False, **excerpts)
+        model = _compiled_unet(unet_settings, targets, learning_rate, initial_model)
+        return _fit(model, train_data, valid_data, model_path, epochs, patience, log_dir, verbose, max_minutes)
     cache_dir = Path(cache_dir) if cache_dir is not None else data_dir() / "cache"
     settings = dict(targets=targets, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_frames=n_frames)
     tag = f"{'-'.join(targets)}_{sample_rate}_{n_fft}_{hop_length}_{n_frames}"  # one cache per setting
@@ -108,11 +250,43 @@ def train_unet(train_tracks, valid_tracks, model_path, targets=("vocals", "drums
                                    progress=verbose > 0, **settings)
     train_data = data.tf_dataset(train_cache, targets, batch_size, shuffle=True, seed=seed)
     valid_data = data.tf_dataset(valid_cache, targets, batch_size, shuffle=False)
+    model = _compiled_unet(unet_settings, targets, learning_rate, initial_model)
+    return _fit(model, train_data, valid_data, model_path, epochs, patience, log_dir, verbose, max_minutes,
+                shuffle=False)  # the tf.data stream shuffles itself
+
+
+def _compiled_unet(unet_settings, targets, learning_rate, initial_model):
+    """Build (optionally from another model's weights) and compile a U-Net under the distribution strategy."""
     with distribution_strategy().scope():
         model = models.unet(**unet_settings)
+        if initial_model is not None:
+            copy_weights(initial_model, model)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss={t: "mae" for t in targets})
-    return _fit(model, train_data, valid_data, model_path, epochs, patience, log_dir, verbose,
-                shuffle=False)  # the tf.data stream shuffles itself
+    return model
+
+
+def copy_weights(source, model) -> list:
+    """Copy weights from ``source`` (a model or a ``.keras`` file) into ``model``, layer by layer, where the layer
+    names and weight shapes match. Returns the names of the layers copied.
+
+    Raises
+    ------
+    ParameterError
+        If no layer matches.
+    """
+    if not isinstance(source, keras.Model):
+        source = models.load(source)
+    by_name = {layer.name: layer for layer in source.layers}
+    copied = []
+    for layer in model.layers:
+        other = by_name.get(layer.name)
+        weights = other.get_weights() if other is not None else []
+        if weights and [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
+            layer.set_weights(weights)
+            copied.append(layer.name)
+    if not copied:
+        raise ParameterError(f"no layer of {source.name!r} matches {model.name!r} in name and shape")
+    return copied
 
 
 def _fit(model, train_data, valid_data, model_path: Path, epochs: int, patience: int, log_dir, verbose: int,
