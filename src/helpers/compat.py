@@ -15,6 +15,7 @@ CPU PyTorch (``pip install torch --index-url https://download.pytorch.org/whl/cp
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -138,3 +139,42 @@ def import_nussl():
         )
     restore_scipy_window_aliases()
     return importlib.import_module("nussl")
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the duration: TensorFlow's C++ start-up logs (absl, oneDNN, cuInit)
+    ignore ``TF_CPP_MIN_LOG_LEVEL`` for some lines and are written below Python's ``sys.stderr``.
+
+    Taught in: notebooks/00_setup_check.ipynb
+    """
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_tensorflow() -> str:
+    """Import TensorFlow and Keras and look for accelerators with the C++ start-up logs silenced, once, so that
+    none of them lands in a notebook's output; return the device that training will use, in words.
+
+    Taught in: notebooks/00_setup_check.ipynb
+
+    Returns
+    -------
+    device : str
+        ``"GPU (<name>)"`` when TensorFlow sees a GPU, else ``"CPU"``.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with native_stderr_silenced():
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+    return f"GPU ({gpus[0].name})" if gpus else "CPU"
+

@@ -78,11 +78,11 @@ def score_table(n_tracks: int | None = None):
     Returns
     -------
     table : helpers.evaluation.ResultsTable
-        SDR in dB, median over tracks, at the model's rate (22.05 kHz for the shipped model).
+        SDR in dB, median over tracks, at the model's rate (44.1 kHz for the shipped model).
     """
     from helpers import data, evaluation, separation
 
-    separator = separation.Separator()
+    separator = separation.Separator(targets=("vocals", "drums"))
     tracks = data.load_tracks("generated", "test")[:n_tracks]
     estimators = {"U-Net (separate)": lambda mixture: separation.separate(mixture, separator.sample_rate,
                                                                            model=separator)}

@@ -27,8 +27,12 @@ from helpers import spectral
 from helpers.config import DUET_SOURCES, HOP_LENGTH, N_FFT, N_FRAMES, SAMPLE_RATE, WINDOW, check_targets
 from helpers.exceptions import ParameterError, check_int
 
-#: The shipped checkpoint, trained by ``make pretrained`` on the generated dataset; its card is the ``.json`` beside.
-PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "unet_vocals_drums.keras"
+#: The shipped U-Net: vocals, drums and bass, full band at 44.1 kHz, trained by ``make pretrained`` on the SoundFont
+#: songs with remixing augmentation; its card is the ``.json`` beside.
+PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "unet_vocals_drums_bass.keras"
+#: The first round's U-Net (vocals and drums, 22.05 kHz, trained on the NumPy songs): ``make pretrained`` starts from
+#: its weights, and the benchmarks compare against it.
+PRETRAINED_22K = PRETRAINED.with_name("unet_vocals_drums.keras")
 #: The shipped Wave-U-Net (``make pretrained-wave``), with its card and the two losses' results beside it.
 PRETRAINED_WAVE = PRETRAINED.with_name("wave_unet_vocals_drums.keras")
 #: The name of the :class:`AudioSettings` layer in every model that carries settings.

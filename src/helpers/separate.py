@@ -10,13 +10,16 @@ Taught in: notebooks/06_separate_your_song.ipynb
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from pathlib import Path
 
 from helpers import audio as audio_io
+from helpers import compat
 from helpers.config import DEFAULT_OVERLAP, check_targets, residual_name
+
+#: What `separate` writes with the shipped model when no --targets is given (the course's two targets).
+SHIPPED_DEFAULT_TARGETS = ("vocals", "drums")
 from helpers.exceptions import ParameterError
 
 
@@ -28,11 +31,12 @@ def parse_args(argv=None):
                     "song's sample rate and channel count, plus the residual (the song minus the targets), so "
                     "the files add up to the song.",
         epilog="Each channel is separated on its own (stereo in, stereo out; 5.1 in, 5.1 out); the stems hold "
-               "what the model's rate carries (up to 11 kHz for the shipped model) and the rest stays in the "
-               "residual. Exit status: 0 on success, 2 on bad input (nothing written).")
+               "what the model's rate carries (the shipped model runs at 44.1 kHz and writes full-band stems) and "
+               "the rest stays in the residual. Exit status: 0 on success, 2 on bad input (nothing written).")
     parser.add_argument("songs", nargs="+", type=Path, metavar="SONG", help="audio files (WAV, FLAC, OGG, ...)")
     parser.add_argument("--targets", nargs="+", default=None, metavar="TARGET",
-                        help="stems to separate (default: all the model's, vocals drums for the shipped one)")
+                        help="stems to separate (default: vocals drums with the shipped model, which also "
+                             "separates bass: --targets bass writes bass.wav and bassless.wav; all of --model's)")
     parser.add_argument("--out", type=Path, default=Path("separated"), metavar="DIR",
                         help="output folder (default: %(default)s)")
     parser.add_argument("--model", type=Path, default=None, metavar="PATH",
@@ -73,25 +77,14 @@ def main(argv=None) -> int:
         return 2
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Send file descriptor 2 to /dev/null: TensorFlow's C++ start-up logs ignore ``TF_CPP_MIN_LOG_LEVEL``."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _run(args) -> int:
-    targets = None if args.targets is None else check_targets(args.targets)
+    if args.targets is None:
+        targets = SHIPPED_DEFAULT_TARGETS if args.model is None else None
+    else:
+        targets = check_targets(args.targets)
     for song in args.songs:
         audio_io.check_file(song)
-    with _native_stderr_silenced():  # importing TensorFlow and loading the model (errors are printed after)
+    with compat.native_stderr_silenced():  # importing TensorFlow and loading the model (errors are printed after)
         from helpers import separation
 
         separator = separation.Separator(args.model, targets, overlap=args.overlap, wiener=args.wiener)

@@ -17,8 +17,9 @@ is a thin layer over it). Both run one stream, :meth:`Separator.stream`:
 
 Channels: the U-Net is a mono model, so every channel is separated on its own: stereo in, stereo out; a 5.1 file
 gives 5.1 stems. With ``wiener=True`` the channels are filtered jointly (norbert's multichannel Wiener filter).
-Bandwidth: the stems hold only what the model's rate can carry (up to 11.025 kHz for the shipped model); content
-above that, e.g. in a 44.1-kHz file, goes to the residual.
+Bandwidth: the stems hold what the model's rate can carry. The shipped model runs at 44.1 kHz and writes full-band
+stems (it models 0–11 kHz and extends its masks above, :class:`helpers.models.MaskExtension`); a model trained at
+22.05 kHz leaves everything above 11.025 kHz of a 44.1-kHz file to the residual.
 
 The simpler loops of notebooks 02, 04 and 05 live here too: :func:`separate_waveform` (waveform FNN, windowed
 overlap-add), :func:`separate_spectrogram_fnn`, and :func:`unet_masks` / :func:`separate_unet` (back-to-back

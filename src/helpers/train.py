@@ -111,12 +111,13 @@ def _run(args, command: str) -> int:
     if args.data == "generated":
         from helpers import synth
 
-        root = synth.generate(progress=not args.quiet)
-        engine = json.loads((root / "settings.json").read_text())["engine"]
+        root = args.root or synth.generate(progress=not args.quiet)  # the default set is made if missing
+        settings_file = Path(root, "settings.json")
+        engine = json.loads(settings_file.read_text())["engine"] if settings_file.exists() else None
     train_tracks = data.load_tracks(args.data, "train", args.root)
     test_splits = {"test": data.load_tracks(args.data, "test", args.root)}
-    if engine == "soundfont" and (data_root := args.root or config.generated_root()).joinpath("heldout").is_dir():
-        test_splits["heldout"] = data.load_tracks(args.data, "heldout", data_root)
+    if engine == "soundfont" and Path(root, "heldout").is_dir():
+        test_splits["heldout"] = data.load_tracks(args.data, "heldout", root)
     n_valid = 2 if args.fast else args.n_valid
     if len(train_tracks) <= n_valid:
         raise ParameterError(f"{len(train_tracks)} training tracks cannot spare n_valid={n_valid} for validation")
@@ -159,7 +160,7 @@ def _run(args, command: str) -> int:
         "megabytes": round(args.model_path.stat().st_size / 1e6, 3),
         "parameters": int(model.count_params()),
         "settings": models.settings(model),
-        "data": generated_data(engine) if args.data == "generated" else
+        "data": generated_data(engine or "numpy") if args.data == "generated" else
         {"source": args.data, "licence": "MUSDB18: academic use only (see sigsep.github.io/datasets/musdb.html)"},
         "training": {"n_train_tracks": len(fit_tracks), "n_valid_tracks": len(valid_tracks),
                      "epochs_run": len(history["loss"]), "batch_size": args.batch_size, "seed": args.seed,
