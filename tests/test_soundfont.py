@@ -32,8 +32,8 @@ def test_mixture_is_the_exact_sum_of_produced_stems_under_the_ceiling(songs):
             total += audio[stem]
         np.testing.assert_array_equal(audio["mixture"], total)
         assert np.abs(audio["mixture"]).max() <= 0.95 + 1e-6
-        for stem in STEMS:  # every stem sounds, and is stereo rather than one signal twice
-            assert np.abs(audio[stem]).max() > 1e-3
+        for stem in STEMS:  # every stem sounds, below full scale, and is stereo rather than one signal twice
+            assert 1e-3 < np.abs(audio[stem]).max() < 0.99 + 1e-6
             assert not np.allclose(audio[stem][0], audio[stem][1])
 
 

@@ -563,7 +563,8 @@ def make_song(seed: int, index: int, subset: str = "train", duration: float = 10
     Returns
     -------
     audio : dict[str, np.ndarray [shape=(2, n_samples), dtype=float32]]
-        ``vocals``, ``drums``, ``bass``, ``other`` and ``mixture``, their float32 sum (peak <= 0.95).
+        ``vocals``, ``drums``, ``bass``, ``other`` and ``mixture``, their float32 sum (peak <= 0.95; every stem's
+        peak < 0.99, so a 16-bit file of it does not clip).
     plan : dict
         The musical plan plus ``name``, ``engine``, ``style``, ``bank`` and the instruments and singer used.
 
@@ -602,7 +603,11 @@ def make_song(seed: int, index: int, subset: str = "train", duration: float = 10
     gain = bus_gain(mix, sample_rate, threshold_db=float(20 * np.log10(np.abs(mix).max() + 1e-12)
                                                          - rng.uniform(6, 12)),
                     ratio=float(rng.uniform(2, 4)))
-    audio = {name: (stem * gain).astype(np.float32) for name, stem in stems.items()}
+    stems = {name: stem * gain for name, stem in stems.items()}
+    # A stem can peak above the mixture where others cancel it: keep every stem below full scale too, since a
+    # 16-bit decoder (musdb's) would clip it and the stems would no longer add up to the mixture.
+    peak = max(float(np.abs(stem).max()) for stem in stems.values())
+    audio = {name: (stem * min(1.0, 0.99 / peak)).astype(np.float32) for name, stem in stems.items()}
     mixture = np.zeros_like(audio["vocals"])
     for name in STEMS:
         mixture += audio[name]

@@ -669,7 +669,7 @@ def generate(root=None, n_train: int = 100, n_test: int = 10, duration: float = 
     root = Path(root) if root is not None else generated_root()
     settings = {"n_train": n_train, "n_test": n_test, "duration": duration, "seed": seed,
                 "n_duets_train": n_duets_train, "n_duets_test": n_duets_test, "duet_duration": duet_duration,
-                "sample_rate": sample_rate, "engine": engine, "n_heldout": n_heldout, "version": 3}
+                "sample_rate": sample_rate, "engine": engine, "n_heldout": n_heldout, "version": 4}
     settings_file = root / "settings.json"
     if not force and settings_file.exists() and json.loads(settings_file.read_text()) == settings:
         return root
