@@ -26,7 +26,7 @@ export PYTHONHASHSEED = 0
 export TF_CPP_MIN_LOG_LEVEL = 2
 export KERAS_BACKEND ?= tensorflow
 
-.PHONY: banks pretrained-wave setup test test-compat test-jax test-browser browser app bench-app course data pretrained bench lab clean
+.PHONY: banks clean-data pretrained-wave setup test test-compat test-jax test-browser browser app bench-app course data pretrained bench lab clean
 
 setup: $(STAMP)
 
@@ -120,3 +120,7 @@ lab: setup
 
 clean:
 	rm -rf build
+
+# The generated songs, caches, trained models and separations under data/ (about 2.5 GB); `make data` rebuilds them.
+clean-data:
+	rm -rf data/generated data/cache data/models data/separated data/demo_song.wav

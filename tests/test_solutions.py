@@ -13,15 +13,12 @@ def signal():
 
 
 @pytest.mark.parametrize("checker, good, bad, args", [
-    (solutions.check_frames, "frames", "frames_wrong", ()),
     (solutions.check_resolution, "resolution", "resolution_wrong", ()),
     (solutions.check_stft, "stft", "stft_wrong", ()),
 ])
 def test_checkers_pass_right_answers_and_fail_wrong_ones(signal, capsys, checker, good, bad, args):
     window = scipy.signal.get_window("hann", 256)
     answers = {
-        "frames": (spectral.frame_signal(signal, 256, 64), signal, 256, 64),
-        "frames_wrong": (spectral.frame_signal(signal, 256, 128), signal, 256, 64),
         "resolution": (22050 / 2048, 1000 * 2048 / 22050, 2048, 22050),
         "resolution_wrong": (22050 / 1024, 1000 * 2048 / 22050, 2048, 22050),
         "stft": (np.stack([np.fft.rfft(f * window) for f in spectral.frame_signal(signal, 256, 64)], -1), signal, 256, 64),
@@ -47,18 +44,6 @@ def test_mixture_rms_and_si_sdr_checkers(signal, capsys):
     assert solutions.check_si_sdr(evaluation.si_sdr(signal, signal + 0.1), signal, signal + 0.1)
     assert not solutions.check_si_sdr(0.0, signal, signal + 0.1)
 
-
-def test_mask_checkers(signal, capsys):
-    from helpers import masks
-
-    stfts = {"a": spectral.stft(signal), "b": spectral.stft(signal[::-1].copy())}
-    irm = masks.ratio_masks(stfts)["a"]
-    assert solutions.check_ratio_mask(irm, stfts, "a")
-    assert not solutions.check_ratio_mask(np.abs(stfts["a"]) / (np.abs(stfts["a"]) + 1), stfts, "a")
-    mixture_stft = stfts["a"] + stfts["b"]
-    estimate = spectral.istft(irm * mixture_stft, length=signal.size)
-    assert solutions.check_masked_estimate(estimate, irm, mixture_stft, spectral.HOP_LENGTH, signal.size)
-    assert not solutions.check_masked_estimate(estimate[:-1], irm, mixture_stft, spectral.HOP_LENGTH, signal.size)
 
 
 def test_unet_exercise_checkers(capsys):
@@ -100,3 +85,108 @@ def test_time_domain_exercise_checkers(capsys):
     assert solutions.check_scaled_stft_loss(measured, 0.5)  # the closed form agrees with the loss itself
     assert not solutions.check_scaled_stft_loss(0.5, 0.5)
     assert not solutions.check_scaled_stft_loss(None, 0.5)
+
+
+def test_waveform_fnn_exercise_checkers(capsys):
+    def overlap_add(frames, window, hop_length):  # the reference solution of notebook 02
+        n_frames, frame_length = frames.shape
+        numerator = np.zeros((n_frames - 1) * hop_length + frame_length)
+        denominator = np.zeros_like(numerator)
+        for m in range(n_frames):
+            numerator[m * hop_length : m * hop_length + frame_length] += window * frames[m]
+            denominator[m * hop_length : m * hop_length + frame_length] += window
+        return numerator / np.maximum(denominator, 1e-8)
+
+    assert solutions.check_overlap_add(overlap_add)
+    assert not solutions.check_overlap_add(lambda f, w, h: spectral.overlap_add(f * w, h))  # no normalisation
+    assert not solutions.check_overlap_add(lambda f, w, h: spectral.overlap_add(f, h) * h / f.shape[1])  # no window
+    assert not solutions.check_overlap_add(lambda f, w, h: 1 / 0)
+    assert not solutions.check_overlap_add(None)
+    assert "no answer yet" in capsys.readouterr().out
+
+    def n_params(frame_length, hidden, n_sources):  # the reference solution of notebook 02
+        widths = [frame_length, *hidden]
+        return (sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+                + n_sources * (hidden[-1] + 1) * frame_length)
+
+    assert solutions.check_fnn_n_params(n_params)
+    assert not solutions.check_fnn_n_params(lambda n, h, k: n_params(n, h, k) - k * n)  # heads without biases
+    assert not solutions.check_fnn_n_params(None)
+
+
+def test_predicted_mixture_level_checker(signal, capsys):
+    stems = {"a": signal[None, :] * 0.5, "b": signal[::-1][None, :] * 0.25}
+    powers = [np.mean(np.square(s, dtype=np.float64)) for s in stems.values()]
+    assert solutions.check_predicted_rms_db(10 * np.log10(sum(powers)), stems)
+    assert not solutions.check_predicted_rms_db(20 * np.log10(sum(np.sqrt(powers))), stems)  # amplitudes added
+    assert not solutions.check_predicted_rms_db(None, stems)
+    assert "no answer yet" in capsys.readouterr().out
+
+
+def test_synthesis_window_checker(capsys):
+    n_fft, hop = 1024, 384
+    w = scipy.signal.get_window("hann", n_fft)
+    dual = scipy.signal.ShortTimeFFT(w, hop=hop, fs=1).dual_win  # the canonical dual window
+    assert solutions.check_synthesis_window(dual, n_fft, hop)
+    assert not solutions.check_synthesis_window(w, n_fft, hop)  # Hann itself: the sum of w² is not one
+    assert solutions.check_synthesis_window(w / 1.5, n_fft, n_fft // 4)  # the squared Hann is COLA at n_fft / 4
+    assert not solutions.check_synthesis_window(w / 1.5, n_fft, hop)
+    assert not solutions.check_synthesis_window(dual[:-1], n_fft, hop)
+    assert not solutions.check_synthesis_window(None, n_fft, hop)
+    assert "no answer yet" in capsys.readouterr().out
+
+
+def test_percussive_mask_and_best_gain_checkers(capsys):
+    import scipy.ndimage
+
+    magnitude = np.abs(spectral.stft(np.random.default_rng(4).standard_normal(22050).astype(np.float32)))
+    magnitude[:, :40] = 0.0  # a silent second: P = H = 0 well inside it, where the mask is 0.5
+    harmonic = scipy.ndimage.median_filter(magnitude, size=(1, 31), mode="reflect")
+    percussive = scipy.ndimage.median_filter(magnitude, size=(31, 1), mode="reflect")
+    total = percussive ** 2 + harmonic ** 2
+    mask = np.where(total > 0, percussive ** 2 / np.where(total > 0, total, 1), 0.5)  # the reference solution
+    assert solutions.check_percussive_mask(mask, magnitude)
+    assert not solutions.check_percussive_mask(1 - mask, magnitude)  # the harmonic mask
+    assert "harmonic mask" in capsys.readouterr().out
+    with np.errstate(invalid="ignore"):
+        assert not solutions.check_percussive_mask(percussive ** 2 / total, magnitude)  # 0 / 0 left as NaN
+    assert "NaN" in capsys.readouterr().out
+    assert not solutions.check_percussive_mask(None, magnitude)
+
+    rng = np.random.default_rng(5)
+    reference, rest = rng.standard_normal((2, 2, 1000))
+    mixture = reference + rest
+    best = float(np.sum(mixture * reference) / np.sum(mixture * mixture))
+    assert solutions.check_best_gain(best, reference, mixture)
+    assert not solutions.check_best_gain(0.5, reference, mixture) or abs(best - 0.5) <= 1e-3
+    assert not solutions.check_best_gain(best + 0.01, reference, mixture)
+    assert not solutions.check_best_gain(None, reference, mixture)
+    sdr = [10 * np.log10(np.sum(reference ** 2) / np.sum((c * mixture - reference) ** 2))
+           for c in (best - 0.05, best, best + 0.05)]
+    assert sdr[1] > max(sdr[0], sdr[2])  # it is the SDR's maximum
+
+
+def test_midi_and_unet_parameter_checkers(capsys):
+    assert solutions.check_midi_to_hz(lambda m: 440.0 * 2 ** ((m - 69) / 12))
+    assert not solutions.check_midi_to_hz(lambda m: 440.0 * 2 ** ((m - 60) / 12))  # the wrong anchor
+    assert not solutions.check_midi_to_hz(None)
+    assert "MIDI 21" in capsys.readouterr().out
+
+    def unet_parameters(depth, base_filters, n_heads, kernel=5):  # the notebook's reference solution
+        count, channels, encoder = 0, 1, []
+        for level in range(depth):
+            out = base_filters * 2 ** level
+            count += kernel * kernel * channels * out + 3 * out
+            encoder.append(out)
+            channels = out
+        for level in reversed(range(depth)):
+            channels += encoder[level] if level != depth - 1 else 0
+            out = base_filters * 2 ** max(level - 1, 0)
+            count += kernel * kernel * channels * out + 3 * out
+            channels = out
+        return count + n_heads * (9 * channels + 1)
+
+    assert solutions.check_unet_parameters(unet_parameters(6, 8, 2), depth=6, base_filters=8)
+    assert solutions.check_unet_parameters(unet_parameters(3, 4, 1), depth=3, base_filters=4, targets=("bass",))
+    assert not solutions.check_unet_parameters(unet_parameters(6, 8, 2) + 2 * 752, depth=6)  # BatchNorm's statistics
+    assert not solutions.check_unet_parameters(None)

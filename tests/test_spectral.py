@@ -74,3 +74,22 @@ def test_frame_signal_matches_librosa_and_overlap_add_inverts():
     np.testing.assert_allclose(rebuilt[256:-256], signal[256 : rebuilt.size - 256], atol=1e-6)
     with pytest.raises(ParameterError, match="at least frame_length"):
         spectral.frame_signal(signal[:10], 512, 128)
+
+
+@pytest.mark.parametrize("shape, n_fft, hop_length", [((2, 65024), 2048, 512), ((2, 22050), 1024, 256),
+                                                     ((3, 1000), 256, 64), ((5000,), 512, 128),
+                                                     ((2, 4000), 64, 24), ((1, 2, 3000), 256, 100)])
+def test_stft_and_istft_agree_with_librosa(shape, n_fft, hop_length):
+    # The course writes both transforms itself (framing, window, real FFT; weighted overlap-add) and checks them
+    # against librosa's: any batch shape, hops that divide n_fft or not, lengths shorter or longer than the signal.
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    ours = spectral.stft(x, n_fft=n_fft, hop_length=hop_length)
+    theirs = librosa.stft(x, n_fft=n_fft, hop_length=hop_length, window="hann", center=True, pad_mode="constant")
+    assert ours.shape == theirs.shape and ours.dtype == np.complex64
+    np.testing.assert_allclose(ours, theirs, atol=1e-5 * np.abs(theirs).max())
+    for length in (None, shape[-1], shape[-1] + 37, shape[-1] - 50):
+        back = spectral.istft(ours, hop_length=hop_length, length=length)
+        expected = librosa.istft(theirs, hop_length=hop_length, n_fft=n_fft, window="hann", center=True, length=length)
+        assert back.shape == expected.shape and back.dtype == np.float32
+        np.testing.assert_allclose(back, expected, atol=1e-4)
+    np.testing.assert_allclose(spectral.istft(ours, hop_length=hop_length, length=shape[-1]), x, atol=1e-4)

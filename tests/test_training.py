@@ -22,7 +22,7 @@ def test_train_unet_saves_a_clean_model_that_carries_its_settings(tiny_training)
     x = np.random.default_rng(0).random((1, 129, 16, 1)).astype(np.float32)
     np.testing.assert_allclose(loaded.predict(x, verbose=0)["vocals"], model.predict(x, verbose=0)["vocals"],
                                atol=1e-6)
-    estimates = separation.separate_unet(loaded, np.zeros((2, 1000), np.float32) + 0.01)
+    estimates = separation.Separator(loaded)(np.zeros((2, 1000), np.float32) + 0.01, TINY_UNET["sample_rate"])
     assert estimates["drums"].shape == (2, 1000)
 
 

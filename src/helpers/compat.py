@@ -144,9 +144,8 @@ def import_nussl():
 @contextlib.contextmanager
 def native_stderr_silenced():
     """Send file descriptor 2 to /dev/null for the duration: TensorFlow's C++ start-up logs (absl, oneDNN, cuInit)
-    ignore ``TF_CPP_MIN_LOG_LEVEL`` for some lines and are written below Python's ``sys.stderr``.
-
-    Taught in: notebooks/00_setup_check.ipynb
+    ignore ``TF_CPP_MIN_LOG_LEVEL`` for some lines and are written below Python's ``sys.stderr``. Used by
+    :func:`quiet_tensorflow` and the ``separate`` command.
     """
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)

@@ -140,8 +140,9 @@ def spectrogram_fnn(targets=("vocals", "drums"), context: int = 3, hidden=(512, 
 
     The input is compressed with ``log1p`` inside the model; each head is a sigmoid mask over the centre frame's
     bins, multiplied by the centre frame's mixture magnitude, so the model outputs masked magnitudes and is trained
-    with an L1 loss against the target magnitudes. It sees ``2 * context + 1`` frames (about 80 ms at the course's
-    settings) and no wider: the limit that the U-Net of notebook 05 removes.
+    with an L1 loss against the target magnitudes. It sees ``2 * context + 1`` frames (7 frames at the default
+    context of 3: 116 ms of audio at the course's STFT) and no wider: the limit that the U-Net of notebook 05
+    removes.
 
     Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 
@@ -315,7 +316,7 @@ def unet(targets=("vocals", "drums"), n_frames: int = N_FRAMES, base_filters: in
 
     Defaults, and why: 22.05 kHz with ``n_fft=1024``, ``hop_length=256`` (46-ms frames, 0–11 kHz: the course's STFT;
     Jansson used 8 kHz, the seed project 11.025 kHz — 22.05 kHz keeps cymbals and sibilants); 128 frames (1.5 s of
-    context, against the spectrogram FNN's 80 ms); ``base_filters=8`` and ``depth=5`` (8…128 filters, about 0.8 M
+    context, against the spectrogram FNN's 116 ms); ``base_filters=8`` and ``depth=5`` (8…128 filters, about 0.6 M
     parameters, a 3-MB checkpoint that trains on a laptop CPU) instead of Jansson's 16…512 and depth 6 (about 10 M).
 
     Taught in: notebooks/05_unet_vocals_drums.ipynb

@@ -22,8 +22,8 @@ stems (it models 0–11 kHz and extends its masks above, :class:`helpers.models.
 22.05 kHz leaves everything above 11.025 kHz of a 44.1-kHz file to the residual.
 
 The simpler loops of notebooks 02, 04 and 05 live here too: :func:`separate_waveform` (waveform FNN, windowed
-overlap-add), :func:`separate_spectrogram_fnn`, and :func:`unet_masks` / :func:`separate_unet` (back-to-back
-segments, no cross-fade).
+overlap-add), :func:`separate_spectrogram_fnn`, and :func:`unet_masks` (a U-Net's masks over a whole spectrogram,
+back-to-back segments).
 
 Taught in: notebooks/06_separate_your_song.ipynb
 
@@ -208,8 +208,10 @@ class Separator:
                     estimates_stft[t][i] = filtered[t]
             timings["Wiener"] += time.perf_counter() - start
             start = time.perf_counter()
-        else:
-            estimates_stft = {t: masks[t] * mixture_stft for t in self.targets}
+        else:  # masked in the STFT's frames-first memory layout, so the ISTFT needs no transposed copy
+            frames_first = np.swapaxes(mixture_stft, -1, -2)
+            estimates_stft = {t: np.multiply(frames_first, np.swapaxes(masks[t], -1, -2), order="C").swapaxes(-1, -2)
+                              for t in self.targets}
         estimates = {t: spectral.istft(s, hop_length=self.hop_length, window=self.window,
                                        length=self.segment_length) * self.weights
                      for t, s in estimates_stft.items()}
@@ -645,29 +647,3 @@ def unet_masks(model, magnitude: np.ndarray, batch_size: int = 8) -> dict:
         mask = mask.reshape(flat.shape[0], n_segments, n_bins, n_frames).transpose(0, 2, 1, 3)
         masks[target] = mask.reshape(flat.shape[0], n_bins, -1)[..., :total].reshape(lead + (n_bins, total))
     return masks
-
-
-def separate_unet(model, mixture: np.ndarray) -> dict:
-    """Separate a mixture (at the model's sample rate) with a U-Net: each channel masked, mixture phase kept.
-
-    Segments do not overlap here; :class:`Separator` adds overlapping segments, a cross-fade and resampling.
-
-    Taught in: notebooks/05_unet_vocals_drums.ipynb
-
-    Parameters
-    ----------
-    model : keras.Model
-        From :func:`helpers.models.unet`; its settings give the STFT.
-    mixture : np.ndarray [shape=(n_channels, n_samples) or (n_samples,)]
-        At the model's sample rate.
-
-    Returns
-    -------
-    estimates : dict[str, np.ndarray [shape=mixture.shape]], float32
-    """
-    settings = models.settings(model)
-    hop_length, window = settings["hop_length"], settings["window"]
-    mixture_stft = spectral.stft(mixture, n_fft=settings["n_fft"], hop_length=hop_length, window=window)
-    masks = unet_masks(model, np.abs(mixture_stft))
-    return {t: spectral.istft(m * mixture_stft, hop_length=hop_length, window=window, length=mixture.shape[-1])
-            for t, m in masks.items()}

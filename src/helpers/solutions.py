@@ -65,18 +65,6 @@ def check_rms_db(levels, stems: dict) -> bool:
     return _report(worst <= 0.1, "RMS levels in dBFS", f"largest error {worst:.2f} dB")
 
 
-def check_frames(frames, audio: np.ndarray, frame_length: int, hop_length: int) -> bool:
-    """Exercise (02): cut a signal into frames of ``(n_frames, frame_length)`` (no padding).
-
-    Returns
-    -------
-    ok : bool
-    """
-    import librosa
-
-    expected = librosa.util.frame(np.ascontiguousarray(audio), frame_length=frame_length, hop_length=hop_length).T
-    return _compare(frames, expected, "framing", atol=0.0)
-
 
 def check_si_sdr(value, reference: np.ndarray, estimate: np.ndarray) -> bool:
     """Exercise (02): SI-SDR of an estimate in dB, within 0.01 dB.
@@ -122,30 +110,6 @@ def check_stft(stft_matrix, audio: np.ndarray, n_fft: int, hop_length: int) -> b
     return _compare(stft_matrix, expected, "STFT by hand", atol=1e-6, rtol=1e-4)
 
 
-def check_ratio_mask(mask, stems_stft: dict, target: str, power: float = 1.0) -> bool:
-    """Exercise (04): the ideal ratio mask ``|S_t|^p / sum_k |S_k|^p`` of one target, within 1e-4.
-
-    Returns
-    -------
-    ok : bool
-    """
-    from helpers.masks import ratio_masks
-
-    return _compare(mask, ratio_masks(stems_stft, power=power)[target], f"IRM (power {power}) for {target}",
-                    atol=1e-4)
-
-
-def check_masked_estimate(estimate, mask: np.ndarray, mixture_stft: np.ndarray, hop_length: int, length: int) -> bool:
-    """Exercise (04): apply a mask by hand — mask × mixture STFT, then the ISTFT — to ``length`` samples.
-
-    Returns
-    -------
-    ok : bool
-    """
-    from helpers.masks import apply_mask
-
-    return _compare(estimate, apply_mask(mask, mixture_stft, hop_length=hop_length, length=length),
-                    "masked estimate", atol=1e-4)
 
 
 def check_bottleneck_shape(shape, n_bins: int = 512, n_frames: int = 128, depth: int = 5,
@@ -247,3 +211,215 @@ def check_scaled_stft_loss(value, gain: float) -> bool:
         return _report(False, "loss of a scaled estimate", "no answer yet (the variable is None)")
     expected = (1 - gain) + abs(np.log(gain))
     return _report(abs(float(value) - expected) <= 0.01, "loss of a scaled estimate", f"you: {float(value):.3f}")
+
+
+def check_unet_parameters(count, depth: int = 6, base_filters: int = 8, targets=("vocals", "drums")) -> bool:
+    """Exercise (05): the number of trainable weights of a :func:`helpers.models.unet` with ``depth`` levels and
+    ``base_filters`` filters, predicted before the model is built, checked against the built model's count.
+
+    Returns
+    -------
+    ok : bool
+    """
+    from helpers import models
+
+    if count is None:
+        return _report(False, "U-Net parameter count", "no answer yet (the variable is None)")
+    model = models.unet(targets=tuple(targets), depth=depth, base_filters=base_filters, n_frames=2 ** depth,
+                        n_fft=2 ** (depth + 1), hop_length=2 ** depth // 2)
+    expected = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return _report(int(count) == expected, "U-Net parameter count", f"you: {int(count):,}, the model: {expected:,}")
+
+
+def check_overlap_add(function) -> bool:
+    """Exercise (02): a function ``(frames, window, hop_length) -> signal``: weighted overlap-add normalised by the
+    summed window, ``y[n] = sum_m w[n - mH] f_m[n - mH] / sum_m w[n - mH]``, for unwindowed frames of shape
+    ``(n_frames, frame_length)``; the output has ``(n_frames - 1) * hop_length + frame_length`` samples.
+
+    Checked away from the first and last frame (where the summed window may be zero) at hops of 1/2, 1/4 and 3/8
+    of the frame: on random frames (so that the window and the division both matter) and on the frames of a
+    signal, which must come back unchanged.
+
+    Returns
+    -------
+    ok : bool
+    """
+    import scipy.signal
+
+    from helpers import spectral
+
+    what = "normalised overlap-add"
+    if function is None:
+        return _report(False, what, "no answer yet (the variable is None)")
+    rng = np.random.default_rng(2)
+    signal = rng.standard_normal(3000)
+    for frame_length, hop_length in ((256, 128), (256, 64), (256, 96)):
+        window = scipy.signal.get_window("hann", frame_length)
+        for kind, frames in (("random frames", rng.standard_normal((12, frame_length))),
+                             ("the frames of a signal", spectral.frame_signal(signal, frame_length, hop_length))):
+            numerator = spectral.overlap_add(frames * window, hop_length)
+            denominator = spectral.overlap_add(np.tile(window, (len(frames), 1)), hop_length)
+            inner = slice(frame_length, len(numerator) - frame_length)
+            expected = numerator[inner] / denominator[inner]
+            try:
+                answer = np.asarray(function(frames.copy(), window.copy(), hop_length), dtype=np.float64)
+            except Exception as exc:  # the learner's code failed: say how, do not stop the notebook
+                return _report(False, what, f"hop {hop_length}: {type(exc).__name__}: {exc}")
+            if answer.shape != numerator.shape:
+                return _report(False, what, f"hop {hop_length}, {kind}: shape {answer.shape}, expected "
+                                            f"{numerator.shape} = ((n_frames - 1) * hop_length + frame_length,)")
+            error = float(np.max(np.abs(answer[inner] - expected)))
+            if not error <= 1e-6:
+                hint = (" (the shifted windows do not sum to one at this hop: divide by their sum)"
+                        if hop_length != frame_length // 2 else "")
+                return _report(False, what, f"frame {frame_length}, hop {hop_length}, {kind}: max abs error "
+                                            f"{error:.3g}{hint}")
+    return _report(True, what, "right at hops of 1/2, 1/4 and 3/8 of the frame")
+
+
+def check_fnn_n_params(function) -> bool:
+    """Exercise (02): a function ``(frame_length, hidden, n_sources) -> int`` giving the parameter count of
+    :func:`helpers.models.waveform_fnn` without building it, checked against Keras's count for several sizes.
+
+    Returns
+    -------
+    ok : bool
+    """
+    from helpers import models
+
+    what = "parameter count of the waveform FNN"
+    if function is None:
+        return _report(False, what, "no answer yet (the variable is None)")
+    for frame_length, hidden, n_sources in ((8, (4,), 1), (16, (8, 4), 2), (32, (16, 16, 8), 3),
+                                            (512, (1024, 1024), 2)):
+        model = models.waveform_fnn(frame_length, sources=[f"source_{i}" for i in range(n_sources)], hidden=hidden)
+        expected = model.count_params()
+        try:
+            answer = function(frame_length, hidden, n_sources)
+        except Exception as exc:  # the learner's code failed: say how, do not stop the notebook
+            return _report(False, what, f"{type(exc).__name__}: {exc}")
+        if answer != expected:
+            return _report(False, what, f"frame_length={frame_length}, hidden={hidden}, n_sources={n_sources}: "
+                                        f"you {answer}, Keras {expected:,} (a dense layer from a to b units has "
+                                        "a × b weights and b biases)")
+    return _report(True, what, "right for 1 to 3 hidden layers and 1 to 3 sources")
+
+
+def check_predicted_rms_db(prediction_db, stems: dict) -> bool:
+    """Exercise (01): the mixture's RMS level (dBFS) predicted from its stems' levels alone, assuming uncorrelated
+    stems whose mean squares add: ``10 log10(sum_k mean(s_k ** 2))``, within 0.1 dB.
+
+    Returns
+    -------
+    ok : bool
+    """
+    what = "mixture level predicted from the stems' levels"
+    if prediction_db is None:
+        return _report(False, what, "no answer yet (the variable is None)")
+    expected = 10 * np.log10(sum(np.mean(np.square(s, dtype=np.float64)) for s in stems.values()))
+    hint = "" if abs(float(prediction_db) - expected) <= 0.1 else " (powers add, not amplitudes or dB values)"
+    return _report(abs(float(prediction_db) - expected) <= 0.1, what,
+                   f"you: {float(prediction_db):.2f} dBFS{hint}")
+
+
+def check_synthesis_window(synthesis_window, n_fft: int, hop_length: int, window: str = "hann") -> bool:
+    """Exercise (03): a synthesis window ``g`` for plain overlap-add (no division) after an STFT with the analysis
+    window ``w``; exact when ``sum_m w[n - m H] g[n - m H] = 1`` for every ``n``, within 1e-6. One answer is
+    ``g[n] = w[n] / sum_j w[n - j H] ** 2`` (scipy's canonical dual window, ``ShortTimeFFT.dual_win``).
+
+    Returns
+    -------
+    ok : bool
+    """
+    import scipy.signal
+
+    what = "synthesis window for plain overlap-add"
+    if synthesis_window is None:
+        return _report(False, what, "no answer yet (the variable is None)")
+    g = np.asarray(synthesis_window, dtype=np.float64)
+    if g.shape != (n_fft,):
+        return _report(False, what, f"shape {g.shape}, expected ({n_fft},)")
+    w = scipy.signal.get_window(window, n_fft)
+    n_copies = 2 * int(np.ceil(n_fft / hop_length)) + 2
+    total = np.zeros((n_copies - 1) * hop_length + n_fft)
+    for m in range(n_copies):
+        total[m * hop_length : m * hop_length + n_fft] += w * g
+    inner = total[n_fft : (n_copies - 1) * hop_length]  # where every overlapping frame is present
+    error = float(np.max(np.abs(inner - 1)))
+    return _report(error <= 1e-6, what, f"sum_m w·g over the frames lies in [{inner.min():.4f}, {inner.max():.4f}]")
+
+
+def check_percussive_mask(mask, magnitude: np.ndarray, kernel_size: int = 31, power: float = 2.0) -> bool:
+    """Exercise (04): HPSS's percussive soft mask by hand, within 1e-4 of ``librosa.decompose.hpss(mask=True)``.
+
+    ``H`` is the median over ``kernel_size`` frames (along time) of each bin, ``P`` the median over ``kernel_size``
+    bins (along frequency) of each frame (``scipy.ndimage.median_filter``, mode ``"reflect"``), and the mask is
+    ``P^p / (P^p + H^p)``, 0.5 where both are zero.
+
+    Parameters
+    ----------
+    mask : np.ndarray [shape=magnitude.shape] or None
+        The learner's answer.
+    magnitude : np.ndarray [shape=(n_bins, n_frames)], >= 0
+    kernel_size : int
+    power : float
+
+    Returns
+    -------
+    ok : bool
+    """
+    import librosa
+
+    if mask is not None and not np.all(np.isfinite(mask)):
+        return _report(False, "percussive mask", "it has NaN or Inf values: where P and H are both 0, use 0.5")
+    harmonic, percussive = librosa.decompose.hpss(np.asarray(magnitude), kernel_size=kernel_size, power=power,
+                                                  mask=True)
+    ok = _compare(mask, percussive, "percussive mask", atol=1e-4)
+    if not ok and mask is not None and np.shape(mask) == harmonic.shape and np.allclose(mask, harmonic, atol=1e-4):
+        print("   hint: that is the harmonic mask; P, the median along frequency, goes on top of the fraction")
+    return ok
+
+
+def check_best_gain(gain, reference: np.ndarray, mixture: np.ndarray) -> bool:
+    """Exercise (04): the gain ``c`` that maximises the SDR of ``c * mixture`` over the whole signal, within 0.001.
+
+    ``SDR(c) = 10 log10(|s|^2 / |c x - s|^2)`` is largest where ``|c x - s|^2`` is smallest:
+    ``c = <x, s> / <x, x>`` (all channels and samples together).
+
+    Parameters
+    ----------
+    gain : float or None
+        The learner's answer.
+    reference, mixture : np.ndarray [shape=(n_channels, n_samples) or (n_samples,)]
+
+    Returns
+    -------
+    ok : bool
+    """
+    if gain is None:
+        return _report(False, "best gain", "no answer yet (the variable is None)")
+    s = np.asarray(reference, dtype=np.float64).ravel()
+    x = np.asarray(mixture, dtype=np.float64).ravel()
+    expected = float(np.dot(x, s) / np.dot(x, x))
+    return _report(abs(float(gain) - expected) <= 1e-3, "best gain", f"you: {float(gain):.4f}")
+
+
+def check_midi_to_hz(function) -> bool:
+    """Exercise (00): a function from MIDI note numbers to frequencies in Hz (A4 = MIDI 69 = 440 Hz, twelve equal
+    semitones per octave), checked against :func:`helpers.synth.midi_to_hz` from MIDI 21 to 108 (a piano's range).
+
+    Returns
+    -------
+    ok : bool
+    """
+    from helpers import synth
+
+    if function is None:
+        return _report(False, "MIDI to Hz", "no answer yet (the variable is None)")
+    notes = np.arange(21, 109)
+    answer = np.array([float(function(int(m))) for m in notes])
+    expected = synth.midi_to_hz(notes)
+    worst = int(notes[np.argmax(np.abs(answer / expected - 1))])
+    ok = bool(np.allclose(answer, expected, rtol=1e-6))
+    return _report(ok, "MIDI to Hz", "right for MIDI 21..108" if ok else
+                   f"MIDI {worst}: you {function(worst):.2f} Hz, expected {float(synth.midi_to_hz(worst)):.2f} Hz")

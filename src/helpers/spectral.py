@@ -16,6 +16,9 @@ References
 
 from __future__ import annotations
 
+import functools
+import os
+
 import numpy as np
 
 from helpers.config import HOP_LENGTH, N_FFT, SAMPLE_RATE, WINDOW
@@ -42,7 +45,13 @@ def check_frame_params(n_fft, hop_length) -> tuple[int, int]:
 
 
 def stft(audio: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, window: str = WINDOW) -> np.ndarray:
-    """Compute the short-time Fourier transform of a signal (librosa, course conventions).
+    """Compute the short-time Fourier transform of a signal, with librosa's conventions.
+
+    ``X[k, m] = sum_n x[n + m H - n_fft / 2] w[n] exp(-2 pi i k n / n_fft)``: the signal is padded with ``n_fft // 2``
+    zeros at each end (``center=True``, ``pad_mode="constant"``), cut into frames every ``hop_length`` samples,
+    multiplied by the periodic window and transformed by a real FFT (SciPy's, in float32). It agrees with
+    ``librosa.stft`` to float32 precision (tests/test_spectral.py). The result is a view with frames last; the
+    frames-first array beneath it is contiguous, which :func:`istft` uses without a copy.
 
     Taught in: notebooks/03_stft.ipynb
 
@@ -66,11 +75,15 @@ def stft(audio: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, wi
     ParameterError
         If ``n_fft`` or ``hop_length`` are invalid.
     """
-    import librosa
+    import scipy.fft
 
     check_frame_params(n_fft, hop_length)
     audio = np.asarray(audio, dtype=np.float32)
-    return librosa.stft(audio, n_fft=n_fft, hop_length=hop_length, window=window, center=True, pad_mode="constant")
+    padded = np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(n_fft // 2, n_fft // 2)])
+    n_frames = 1 + (padded.shape[-1] - n_fft) // hop_length
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop_length, :][..., :n_frames, :]
+    spectra = scipy.fft.rfft(frames * _window(window, n_fft), axis=-1, workers=_FFT_WORKERS)  # (..., n_frames, n_bins)
+    return np.swapaxes(spectra.astype(np.complex64, copy=False), -1, -2)
 
 
 def istft(
@@ -79,10 +92,15 @@ def istft(
     window: str = WINDOW,
     length: int | None = None,
 ) -> np.ndarray:
-    """Invert an STFT by weighted overlap-add (librosa, course conventions).
+    """Invert an STFT by weighted overlap-add (WOLA), with librosa's conventions (``center=True``).
 
-    Exact reconstruction needs the window to satisfy the overlap-add condition; for Hann this holds for
-    ``hop_length <= n_fft / 4`` with librosa's window-sum normalisation (and ``n_fft / 2`` without it).
+    Each frame's inverse DFT is multiplied by the synthesis window ``w``, the frames are overlap-added, and the sum is
+    divided by the overlap-added squared window:
+    ``x[n] = sum_m w[n - mH] y_m[n - mH] / sum_m w[n - mH] ** 2``, wherever that sum is not (nearly) zero. So the
+    inverse is exact for any window and hop that satisfy NOLA (the squared windows' sum never vanishes); the first
+    and last ``n_fft // 2`` samples, the STFT's centring padding, are dropped. Written here with NumPy and SciPy's
+    FFT (float32 in, float32 out), it agrees with ``librosa.istft`` to float32 precision and is several times
+    faster on batches of frames (tests/test_spectral.py checks both).
 
     Taught in: notebooks/03_stft.ipynb
 
@@ -103,15 +121,54 @@ def istft(
     ParameterError
         If ``stft_matrix`` has fewer than two dimensions or ``hop_length`` is invalid.
     """
-    import librosa
+    import scipy.fft
 
     stft_matrix = np.asarray(stft_matrix)
     if stft_matrix.ndim < 2:
         raise ParameterError(f"stft_matrix must have shape (..., n_bins, n_frames), got shape={stft_matrix.shape}")
     n_fft = 2 * (stft_matrix.shape[-2] - 1)
     check_frame_params(n_fft, hop_length)
-    audio = librosa.istft(stft_matrix, hop_length=hop_length, n_fft=n_fft, window=window, center=True, length=length)
-    return audio.astype(np.float32)
+    n_frames = stft_matrix.shape[-1]
+    synthesis = _window(window, n_fft)
+    spectra = np.ascontiguousarray(np.swapaxes(stft_matrix, -1, -2), dtype=np.complex64)  # (..., n_frames, n_bins)
+    frames = scipy.fft.irfft(spectra, n=n_fft, axis=-1, workers=_FFT_WORKERS)  # (..., n_frames, n_fft)
+    frames *= synthesis
+    if n_fft % hop_length == 0:  # overlap-add in n_fft / hop_length shifted slabs instead of frame by frame
+        ratio = n_fft // hop_length
+        pieces = frames.reshape(frames.shape[:-1] + (ratio, hop_length))
+        audio = np.zeros(frames.shape[:-2] + (n_frames + ratio - 1, hop_length), dtype=np.float32)
+        for r in range(ratio):
+            audio[..., r:r + n_frames, :] += pieces[..., r, :]
+        audio = audio.reshape(frames.shape[:-2] + (-1,))
+    else:
+        audio = overlap_add(frames, hop_length)
+    audio *= _inverse_window_sum(window, n_fft, hop_length, n_frames)
+    start = n_fft // 2  # the centring padding
+    if length is None:
+        return audio[..., start:audio.shape[-1] - start]
+    audio = audio[..., start:start + length]
+    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])])
+
+
+#: Threads for SciPy's FFT in :func:`stft` and :func:`istft` (the separator's STFT stages run between model calls).
+_FFT_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+@functools.lru_cache(maxsize=16)
+def _window(window: str, n_fft: int) -> np.ndarray:
+    """The periodic window of ``n_fft`` samples (as the STFT uses), float32."""
+    import scipy.signal
+
+    return scipy.signal.get_window(window, n_fft, fftbins=True).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _inverse_window_sum(window: str, n_fft: int, hop_length: int, n_frames: int) -> np.ndarray:
+    """1 / the overlap-added squared window, 0 where that sum is (nearly) zero, as librosa.istft treats it."""
+    squared = _window(window, n_fft).astype(np.float64) ** 2
+    total = overlap_add(np.tile(squared, (n_frames, 1)), hop_length)
+    tiny = np.finfo(np.float32).tiny
+    return np.where(total > tiny, 1.0 / np.maximum(total, tiny), 0.0).astype(np.float32)
 
 
 def magphase(stft_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

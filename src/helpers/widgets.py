@@ -199,7 +199,8 @@ def stft_view(audio: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, 
     view : dict
         ``magnitude_db`` (n_bins, n_frames) in dB re. the peak, clipped at ``-top_db``; ``frame_ms`` (window
         length), ``hop_ms``, ``bin_hz`` (bin spacing); ``reconstruction`` (ISTFT, same length);
-        ``snr_db`` (reconstruction SNR, dB; below ~60 dB means the window/hop pair breaks the overlap-add condition).
+        ``snr_db`` (reconstruction SNR, dB; far below ~60 dB means the window/hop pair breaks NOLA, or, at hops
+        above ``n_fft / 2``, that the signal's last samples are covered by too few frames).
     """
     from helpers import spectral
 
