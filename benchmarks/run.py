@@ -414,6 +414,13 @@ def goals(results) -> list:
                 share = gain_share(splits[split]["sdr"], "U-Net", target)
                 rows.append((f"U-Net ≥ {floor} % of IRM1's gain, {split} split ({target})", f"{share:.0f} %",
                              share >= floor))
+    if "test" in splits:  # realism of the generated songs: MUSDB18's MIX (SiSEC 2018), a small Wiener-IRM2 gap
+        sdr = splits["test"]["sdr"]
+        for target, musdb in (("vocals", 1.12), ("drums", 1.33)):
+            rows.append((f"MIX within ±1.5 dB of MUSDB18's {musdb} ({target})", f"{sdr['MIX'][target]:.2f} dB",
+                         abs(sdr["MIX"][target] - musdb) <= 1.5))
+            gap = sdr["Wiener"][target] - sdr["IRM2"][target]
+            rows.append((f"Wiener oracle − IRM2 ≤ 3 dB ({target})", f"{gap:.2f} dB", gap <= 3))
     if "heldout" in splits:
         q = splits["heldout"]
         for target, n in q["above_half"].items():

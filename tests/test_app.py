@@ -102,7 +102,8 @@ def test_the_page_is_served_and_issues_a_session(client):
     page = client.get("/")
     assert page.status_code == 200 and "Separate your song" in page.text
     assert "separator_session" in page.headers["set-cookie"] and "httponly" in page.headers["set-cookie"].lower()
-    assert client.get("/api/config").json()["targets"] == ["vocals", "drums"]
+    config = client.get("/api/config").json()
+    assert config["targets"] == ["vocals", "drums", "bass"] and config["default_targets"] == ["vocals", "drums"]
 
 
 def test_users_never_see_each_others_separations(client, app_root):
@@ -130,7 +131,7 @@ def bad_upload(tmp_path, case):
         "too_large": (song_bytes(2.0), "song.wav", {}, 413, "larger than the limit of 0.1 MB"),
         "not_audio_named_wav": (b"<html>not a song</html>" * 100, "song.wav", {}, 400, "not a readable audio file"),
         "unknown_target": (song_bytes(), "song.wav", {"targets": "guitar"}, 400, "unknown target 'guitar'"),
-        "target_not_in_model": (song_bytes(), "song.wav", {"targets": "bass"}, 400, "'bass' is not separated"),
+        "target_not_in_model": (song_bytes(), "song.wav", {"targets": "other"}, 400, "'other' is not separated"),
         "path_name": (song_bytes(), "../../etc/passwd", {}, 400, "is not a plain file name"),
         "nul_name": (song_bytes(), "song\x00.wav", {}, 400, "is not a plain file name"),
         "long_name": (song_bytes(), "a" * 300 + ".wav", {}, 400, "too long"),

@@ -18,6 +18,8 @@ from helpers.exceptions import ParameterError
 STEMS = ("vocals", "drums", "bass", "other")
 #: What a model may separate: a stem, or the accompaniment (the mixture minus the other targets).
 TARGET_NAMES = STEMS + ("accompaniment",)
+#: What `separate` and the web app write when no targets are chosen, where the model has them: the course's two.
+DEFAULT_TARGETS = ("vocals", "drums")
 #: The residual's default name, and the field's names for a single target's residual.
 DEFAULT_RESIDUAL = "accompaniment"
 RESIDUAL_NAMES = {"bass": "bassless", "drums": "drumless"}

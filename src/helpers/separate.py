@@ -16,10 +16,7 @@ from pathlib import Path
 
 from helpers import audio as audio_io
 from helpers import compat
-from helpers.config import DEFAULT_OVERLAP, check_targets, residual_name
-
-#: What `separate` writes with the shipped model when no --targets is given (the course's two targets).
-SHIPPED_DEFAULT_TARGETS = ("vocals", "drums")
+from helpers.config import DEFAULT_OVERLAP, DEFAULT_TARGETS, check_targets, residual_name
 from helpers.exceptions import ParameterError
 
 
@@ -79,7 +76,7 @@ def main(argv=None) -> int:
 
 def _run(args) -> int:
     if args.targets is None:
-        targets = SHIPPED_DEFAULT_TARGETS if args.model is None else None
+        targets = DEFAULT_TARGETS if args.model is None else None
     else:
         targets = check_targets(args.targets)
     for song in args.songs:

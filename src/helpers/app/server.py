@@ -31,7 +31,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from starlette.background import BackgroundTask
 
 from helpers.app.store import LimitError, Store
-from helpers.config import check_targets, data_dir, residual_name
+from helpers.config import DEFAULT_TARGETS, check_targets, data_dir, residual_name
 from helpers.exceptions import ParameterError
 
 COOKIE = "separator_session"
@@ -193,6 +193,7 @@ def create_app(settings: Settings | None = None):
     settings = settings or Settings()
     root = Path(settings.root) if settings.root is not None else data_dir() / "app"
     model_targets = models.file_settings(settings.model)["targets"]  # checked at start, without loading the model
+    default_targets = [t for t in DEFAULT_TARGETS if t in model_targets] or model_targets  # pre-ticked on the page
 
     @asynccontextmanager
     async def lifespan(app):
@@ -227,12 +228,13 @@ def create_app(settings: Settings | None = None):
     @app.get("/api/config")
     def config(response: Response, separator_session: str | None = Cookie(None)):
         user(response, separator_session)
-        return {"targets": model_targets, "max_upload_mb": settings.max_upload_mb, "quota_mb": settings.quota_mb,
+        return {"targets": model_targets, "default_targets": default_targets, "max_upload_mb": settings.max_upload_mb,
+                "quota_mb": settings.quota_mb,
                 "retention_days": settings.retention_days, "max_active": settings.max_active}
 
     @app.post("/api/separations", status_code=202)
     async def create(request: Request, response: Response, file: UploadFile = File(...),
-                     targets: str = Form(" ".join(model_targets)), wiener: bool = Form(False),
+                     targets: str = Form(" ".join(default_targets)), wiener: bool = Form(False),
                      separator_session: str | None = Cookie(None)):
         store = app.state.store
         user_id = user(response, separator_session)
