@@ -85,7 +85,7 @@ def test_cli_bad_songs_exit_2_and_write_nothing(song, tmp_path, case):
 
 @pytest.mark.parametrize("args, message", [
     (["--targets", "guitar"], "unknown target 'guitar'"),
-    (["--targets", "bass"], "'bass' is not separated by this model"),
+    (["--targets", "other"], "'other' is not separated by this model"),
     (["--model", "{tmp}/missing.keras"], "no such model file"),
     (["--model", "{tmp}/corrupt.keras"], "not a Keras model file"),
     (["--out", "{tmp}/a_file"], "is not a folder"),

@@ -93,16 +93,17 @@ def test_separate_warns_on_silence_and_rejects_bad_input(identity):
         separation.Separator(constant_mask_model({"vocals": 1.0}), overlap=0.7)
 
 
-def test_shipped_model_separates_a_generated_song(small_dataset):
-    """Regression: the shipped U-Net on the small generated test song, at 44.1 kHz through the whole stream."""
-    track = data.load_tracks("generated", "test", root=small_dataset)[0]
-    arrays = data.track_arrays(track, ("vocals", "drums"), sample_rate=None)
-    mixture, rate = arrays["mixture"], arrays["sample_rate"]
-    estimates = separation.separate(mixture, rate, residual="accompaniment")
+@pytest.mark.skipif(bool(soundfont.missing("train")) and os.environ.get("CI") != "true",
+                    reason=str(soundfont.missing("train")))
+def test_shipped_model_separates_a_generated_song():
+    """Regression: the shipped U-Net on a generated test song (SoundFont engine), 44.1 kHz, through the whole stream."""
+    audio, _ = soundfont.make_song(0, 3, "test", duration=8.0)
+    mixture = audio["mixture"]
+    estimates = separation.separate(mixture, 44100, residual="accompaniment")
     assert all(e.shape == mixture.shape and e.dtype == np.float32 for e in estimates.values())
     np.testing.assert_allclose(sum(estimates.values()), mixture, atol=1e-6)
-    for target, measured in [("vocals", 7.73), ("drums", 7.63)]:  # SDR in dB (MIX: -3.1 and -3.9)
-        sdr = evaluation.bss_eval_target(arrays[target], estimates[target], mixture, rate)["SDR"]
+    for target, measured in [("vocals", 4.77), ("drums", 13.23)]:  # SDR in dB (MIX: -11.2 and 6.2)
+        sdr = evaluation.bss_eval_target(audio[target], estimates[target], mixture, 44100)["SDR"]
         assert sdr == pytest.approx(measured, abs=1.0), target
 
 
@@ -171,15 +172,21 @@ def test_a_wave_model_runs_through_the_same_stream(overlap):
 @pytest.mark.skipif(bool(soundfont.missing("train")) and os.environ.get("CI") != "true",
                     reason=str(soundfont.missing("train")))
 def test_the_shipped_model_writes_full_band_stems():
-    # The generated test songs (seed 0, SoundFont engine): each estimate's energy above 11 kHz, where the model
-    # extends its masks, is within 3 dB of its reference's.
+    # The generated test songs (seed 0, SoundFont engine): over the ten songs, the energy each estimate carries above
+    # 11 kHz, where the model extends its masks, is within 3 dB of its reference's. The drums' cymbals are within
+    # 1 dB on every song; a voice's energy up there (breath, sibilants) is small and varies from song to song.
     separator = separation.Separator(targets=("vocals", "drums"))
     assert separator.sample_rate == 44100 and separator.n_fft == 2048
-    for index in range(3):
+    high = {t: np.zeros(2) for t in separator.targets}  # (estimate, reference) energy above 11 kHz, over the songs
+    for index in range(10):
         audio, _ = soundfont.make_song(0, index, "test", duration=10.0)
         estimates = separator(audio["mixture"], 44100)
         band = np.fft.rfftfreq(audio["mixture"].shape[-1], 1 / 44100) > 11025
         for target, estimate in estimates.items():
-            high = [np.sum(np.abs(np.fft.rfft(x, axis=-1)[..., band]) ** 2) for x in (estimate, audio[target])]
-            ratio_db = 10 * np.log10(high[0] / high[1])
-            assert abs(ratio_db) <= 3, (index, target, ratio_db)
+            energy = np.array([np.sum(np.abs(np.fft.rfft(x, axis=-1)[..., band]) ** 2)
+                               for x in (estimate, audio[target])])
+            if target == "drums":
+                assert abs(10 * np.log10(energy[0] / energy[1])) <= 1, (index, energy)
+            high[target] += energy
+    for target, (estimate, reference) in high.items():
+        assert abs(10 * np.log10(estimate / reference)) <= 3, (target, 10 * np.log10(estimate / reference))

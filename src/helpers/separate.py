@@ -27,9 +27,9 @@ def parse_args(argv=None):
         description="Separate songs into stems with the course's U-Net. Writes DIR/<song>/<target>.wav at the "
                     "song's sample rate and channel count, plus the residual (the song minus the targets), so "
                     "the files add up to the song.",
-        epilog="Each channel is separated on its own (stereo in, stereo out; 5.1 in, 5.1 out); the stems hold "
-               "what the model's rate carries (the shipped model runs at 44.1 kHz and writes full-band stems) and "
-               "the rest stays in the residual. Exit status: 0 on success, 2 on bad input (nothing written).")
+        epilog="Exit status: 0 on success, 2 on bad input (nothing written). Each channel is separated on its "
+               "own (stereo in, stereo out; 5.1 in, 5.1 out); the stems hold what the model's rate carries (the "
+               "shipped model runs at 44.1 kHz and writes full-band stems) and the rest stays in the residual.")
     parser.add_argument("songs", nargs="+", type=Path, metavar="SONG", help="audio files (WAV, FLAC, OGG, ...)")
     parser.add_argument("--targets", nargs="+", default=None, metavar="TARGET",
                         help="stems to separate (default: vocals drums with the shipped model, which also "
