@@ -57,7 +57,9 @@ test-compat:
 		exit 1; fi; echo "python3.12 not found; skipping the compatibility run"; exit 0; }
 	@test -x $(VENV312)/bin/python || $(PY312) -m venv $(VENV312)
 	@test -f $(VENV312)/.installed -a $(VENV312)/.installed -nt pyproject.toml || \
-		{ $(VENV312)/bin/python -m pip install --disable-pip-version-check -q -e '.[dev]' && touch $(VENV312)/.installed; }
+		{ $(VENV312)/bin/python -m pip install --disable-pip-version-check -q -e '.[dev]' && \
+		  $(VENV312)/bin/python -m pip install --disable-pip-version-check -q --no-deps $(SOUNDFONT_RENDERER) && \
+		  touch $(VENV312)/.installed; }
 	$(VENV312)/bin/python -c 'import sys, librosa; print("compat run: Python", sys.version.split()[0], "librosa", librosa.__version__)'
 	$(VENV312)/bin/python -m pytest tests
 
