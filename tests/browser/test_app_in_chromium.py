@@ -67,7 +67,8 @@ def test_upload_separate_play_and_find_it_in_the_history(server, tmp_path):
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(server)
-        expect(page.locator("input[name=target]")).to_have_count(2)
+        expect(page.locator("input[name=target]")).to_have_count(3)  # vocals, drums, bass: the first two ticked
+        expect(page.locator("input[name=target]:checked")).to_have_count(2)
         page.set_input_files("#file", str(song))
         page.click("#go")
         expect(page.locator("#message")).to_contain_text("Done: generated song.wav", timeout=120_000)
