@@ -42,11 +42,16 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     ParameterError
         If ``audio`` is not valid audio or ``sample_rate`` is not positive.
     """
+    return _encoded(audio, sample_rate, "WAV", "PCM_16")
+
+
+def _encoded(audio, sample_rate: int, file_format: str, subtype: str) -> bytes:
+    """Check a signal and encode it in memory, clipped to [-1, 1] and never normalised."""
     validate_audio(audio)
     if sample_rate <= 0:
         raise ParameterError(f"sample_rate={sample_rate!r} must be positive")
     buffer = io.BytesIO()
-    sf.write(buffer, np.clip(audio, -1.0, 1.0).T, int(sample_rate), format="WAV", subtype="PCM_16")
+    sf.write(buffer, np.clip(audio, -1.0, 1.0).T, int(sample_rate), format=file_format, subtype=subtype)
     return buffer.getvalue()
 
 
@@ -70,12 +75,7 @@ def ogg_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     ParameterError
         If ``audio`` is not valid audio or ``sample_rate`` is not positive.
     """
-    validate_audio(audio)
-    if sample_rate <= 0:
-        raise ParameterError(f"sample_rate={sample_rate!r} must be positive")
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(audio, -1.0, 1.0).T, int(sample_rate), format="OGG", subtype="VORBIS")
-    return buffer.getvalue()
+    return _encoded(audio, sample_rate, "OGG", "VORBIS")
 
 
 def players(signals: dict, sample_rate: int):
