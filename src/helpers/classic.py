@@ -34,7 +34,6 @@ import numpy as np
 
 from helpers import spectral
 from helpers.audio import validate_audio
-from helpers.config import HOP_LENGTH, N_FFT, SAMPLE_RATE
 from helpers.exceptions import ParameterError, check_int
 
 
@@ -44,16 +43,6 @@ def _check_positive(name: str, value, minimum: float = 0.0, inclusive: bool = Fa
         bound = f">= {minimum}" if inclusive else f"> {minimum}"
         raise ParameterError(f"{name}={value!r} must be a finite number {bound}")
     return float(value)
-
-
-def _stft_settings(sample_rate, n_fft, hop_length) -> tuple[int, int]:
-    """The course's 46-ms frames at ``sample_rate`` unless given (as in :func:`helpers.evaluation.score_on_tracks`)."""
-    check_int("sample_rate", sample_rate)
-    if n_fft is None:
-        n_fft = int(2 ** round(np.log2(N_FFT * sample_rate / SAMPLE_RATE)))
-    if hop_length is None:
-        hop_length = max(1, n_fft * HOP_LENGTH // N_FFT)
-    return spectral.check_frame_params(n_fft, hop_length)
 
 
 def _check_mixture(mixture, n_fft: int) -> np.ndarray:
@@ -109,7 +98,7 @@ def hpss_drums(mixture: np.ndarray, sample_rate: int, kernel_size: int = 31, mar
     """
     import librosa
 
-    n_fft, hop_length = _stft_settings(sample_rate, n_fft, hop_length)
+    n_fft, hop_length = spectral.stft_settings(sample_rate, n_fft, hop_length)
     mixture = _check_mixture(mixture, n_fft)
     kernel_size = check_int("kernel_size", kernel_size)
     margin = _check_positive("margin", margin, minimum=1.0, inclusive=True)
@@ -168,7 +157,7 @@ def repet_sim_vocals(mixture: np.ndarray, sample_rate: int, min_distance: float 
     """
     import librosa
 
-    n_fft, hop_length = _stft_settings(sample_rate, n_fft, hop_length)
+    n_fft, hop_length = spectral.stft_settings(sample_rate, n_fft, hop_length)
     mixture = _check_mixture(mixture, n_fft)
     min_distance = _check_positive("min_distance", min_distance)
     margin = _check_positive("margin", margin)

@@ -445,10 +445,7 @@ def score_on_tracks(tracks, estimators: dict, targets=("vocals", "drums"), sampl
     """
     from helpers import data
 
-    if n_fft is None:
-        n_fft = int(2 ** round(np.log2(N_FFT * sample_rate / SAMPLE_RATE)))
-    if hop_length is None:
-        hop_length = n_fft * HOP_LENGTH // N_FFT
+    n_fft, hop_length = spectral.stft_settings(sample_rate, n_fft, hop_length)
     per_track = []
     for track in tracks:
         arrays = data.track_arrays(track, STEMS, sample_rate=sample_rate)

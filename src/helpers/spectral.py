@@ -44,6 +44,28 @@ def check_frame_params(n_fft, hop_length) -> tuple[int, int]:
     return n_fft, hop_length
 
 
+def stft_settings(sample_rate: int, n_fft: int | None = None, hop_length: int | None = None) -> tuple[int, int]:
+    """The course's 46-ms frames at any rate: ``N_FFT`` scaled by ``sample_rate / SAMPLE_RATE`` to a power of two,
+    and a quarter of it as the hop, unless given.
+
+    Returns
+    -------
+    n_fft, hop_length : int
+        Checked by :func:`check_frame_params`.
+
+    Raises
+    ------
+    ParameterError
+        If ``sample_rate`` is not a positive integer or the pair is invalid.
+    """
+    check_int("sample_rate", sample_rate)
+    if n_fft is None:
+        n_fft = int(2 ** round(np.log2(N_FFT * sample_rate / SAMPLE_RATE)))
+    if hop_length is None:
+        hop_length = max(1, n_fft * HOP_LENGTH // N_FFT)
+    return check_frame_params(n_fft, hop_length)
+
+
 def stft(audio: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, window: str = WINDOW) -> np.ndarray:
     """Compute the short-time Fourier transform of a signal, with librosa's conventions.
 
