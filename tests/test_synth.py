@@ -1,4 +1,6 @@
 import hashlib
+import json
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -63,6 +65,63 @@ def test_generate_is_idempotent_and_rebuilds_on_new_settings(tmp_path):
     assert wav.stat().st_mtime_ns == stamp  # untouched
     synth.generate(tmp_path, duration=1.5, **kwargs)
     assert sf.info(next(root.rglob("mixture.wav"))).frames == int(1.5 * 44100)
+
+
+def _names(folder):
+    return sorted(p.name for p in folder.iterdir() if p.is_dir())
+
+
+def test_ensure_writes_only_missing_songs_and_generate_trims(tmp_path):
+    kwargs = dict(duration=1.0, n_duets_train=0, n_duets_test=0, n_heldout=0, progress=False, workers=1,
+                  engine="numpy")
+    root = synth.generate(tmp_path, n_train=1, n_test=1, **kwargs)
+    first = next((root / "train").iterdir()) / "mixture.wav"
+    stamp, digest = first.stat().st_mtime_ns, _file_digest(root / "train")
+    synth.generate(tmp_path, n_train=3, n_test=1, **kwargs)  # two more songs; the first is not rewritten
+    assert len(_names(root / "train")) == 3 and first.stat().st_mtime_ns == stamp
+    fresh = synth.generate(tmp_path / "fresh", n_train=3, n_test=1, **kwargs)
+    assert _file_digest(fresh / "train") == _file_digest(root / "train")  # the same bytes as a set made at once
+    synth.generate(tmp_path, n_train=1, n_test=1, **kwargs)  # exact: the extra songs go
+    assert _names(root / "train") == [first.parent.name] and _file_digest(root / "train") == digest
+    synth.generate(tmp_path, n_train=3, n_test=1, **kwargs)
+    synth.generate(tmp_path, n_train=2, n_test=0, at_least=True, **kwargs)  # at least: nothing removed
+    assert len(_names(root / "train")) == 3 and len(_names(root / "test")) == 1
+    assert json.loads((root / "settings.json").read_text())["n_train"] == 3
+    assert not any(p.name == ".partial" for p in root.rglob("*"))
+
+
+def test_ensure_uses_the_default_set_and_leaves_a_bigger_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(synth, "generated_root", lambda: tmp_path / "generated")
+    monkeypatch.setattr(synth, "choose_engine", lambda engine="auto": "numpy")  # fast; the engine is not the point
+    root = synth.ensure(n_test=1, n_duets_test=1, progress=False)
+    assert root == tmp_path / "generated"
+    assert len(_names(root / "test")) == 1 and len(_names(root / "duets" / "test")) == 1
+    assert not (root / "train").exists()
+    settings = json.loads((root / "settings.json").read_text())
+    assert settings["n_test"] == 1 and settings["n_train"] == 0 and settings["duration"] == 10.0
+    stamp = (root / "settings.json").stat().st_mtime_ns
+    synth.ensure(n_test=1, progress=False)  # already there: nothing written
+    assert (root / "settings.json").stat().st_mtime_ns == stamp
+    with pytest.raises(ParameterError, match="n_train=-2"):
+        synth.ensure(n_train=-2)
+
+
+def test_a_stopped_run_leaves_no_half_written_song(tmp_path, monkeypatch):
+    def stop(path, signal, sample_rate):
+        if Path(path).name == "vocals.wav":
+            raise KeyboardInterrupt
+        return real_save(path, signal, sample_rate)
+
+    real_save = synth.audio_io.save
+    monkeypatch.setattr(synth.audio_io, "save", stop)
+    with pytest.raises(KeyboardInterrupt):
+        synth.generate(tmp_path, n_train=1, n_test=0, duration=1.0, n_duets_train=0, n_duets_test=0, workers=1,
+                       progress=False, engine="numpy")
+    assert not (tmp_path / "train").exists() and not (tmp_path / "settings.json").exists()
+    monkeypatch.undo()
+    root = synth.generate(tmp_path, n_train=1, n_test=0, duration=1.0, n_duets_train=0, n_duets_test=0, workers=1,
+                          progress=False, engine="numpy")
+    assert len(_names(root / "train")) == 1 and not (root / ".partial").exists()
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -5,6 +5,10 @@
 one after another) with the ``separate`` command into ``build/separated/``, and prints a table of notebook, status
 and seconds, then the shipped U-Net's score table on the generated test songs (as ``separate`` runs it, against MIX
 and IRM1). It exits 1 if any step failed, after running all of them.
+
+``python -m helpers.course --publish https://github.com/OWNER/NAME`` sets the address where the course is published,
+once: it rewrites :data:`helpers.COURSE_REPO` and every copy of it (the notebooks' setup cells and Colab badges, the
+README), so the badges open and the setup cell clones the published repository.
 """
 
 from __future__ import annotations
@@ -91,12 +95,80 @@ def score_table(n_tracks: int | None = None):
     return evaluation.results_table(per_track)
 
 
+_REPO_PATTERN = r"https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
+
+
+def publish(repo: str, checkout=None) -> list[Path]:
+    """Point the course at the repository it is published in: :data:`helpers.COURSE_REPO` and all its copies.
+
+    Rewrites ``src/helpers/__init__.py``, ``notebooks/NN_*.ipynb`` (the setup cell's clone address and the Colab
+    badge) and ``README.md`` in the checkout; ``tests/test_notebooks_meta.py`` holds them to the same address.
+
+    Parameters
+    ----------
+    repo : str
+        ``https://github.com/OWNER/NAME`` (Colab's badges open GitHub repositories).
+    checkout : str or os.PathLike or None
+        The course's checkout; ``None`` is the one this package is installed from (``pip install -e``).
+
+    Returns
+    -------
+    changed : list of pathlib.Path
+        The files rewritten.
+
+    Raises
+    ------
+    ParameterError
+        If ``repo`` is not a GitHub repository address, or ``checkout`` is not a checkout of the course.
+    """
+    import re
+
+    import helpers
+    from helpers.exceptions import ParameterError
+
+    repo = repo.rstrip("/").removesuffix(".git")
+    if not re.fullmatch(_REPO_PATTERN, repo):
+        raise ParameterError(f"repo={repo!r} must be a GitHub address, https://github.com/OWNER/NAME")
+    checkout = Path(checkout) if checkout is not None else Path(helpers.__file__).resolve().parents[2]
+    init = checkout / "src" / "helpers" / "__init__.py"
+    if not (init.is_file() and (checkout / "notebooks").is_dir()):
+        raise ParameterError(f"checkout={str(checkout)!r} is not a checkout of the course (no src/helpers, notebooks)")
+    old = re.search(rf'^COURSE_REPO = "({_REPO_PATTERN})"$', init.read_text(), re.M).group(1)
+    pairs = [(old, repo), (old.replace("https://github.com/", "colab.research.google.com/github/"),
+                           repo.replace("https://github.com/", "colab.research.google.com/github/"))]
+    changed = []
+    for path in [init, checkout / "README.md", *sorted((checkout / "notebooks").glob("[0-9][0-9]_*.ipynb"))]:
+        if not path.is_file():
+            continue
+        text = original = path.read_text()
+        for before, after in pairs:
+            text = text.replace(before, after)
+        if text != original:
+            path.write_text(text)
+            changed.append(path)
+    return changed
+
+
 def main(argv=None) -> int:
     """Command-line entry point; see the module docstring."""
     parser = argparse.ArgumentParser(prog="python -m helpers.course", description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", type=Path, help="folder holding the NN_*.ipynb notebooks")
+    parser.add_argument("notebooks", type=Path, nargs="?", default=Path("notebooks"),
+                        help="folder holding the NN_*.ipynb notebooks (default: notebooks)")
     parser.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
+    parser.add_argument("--publish", metavar="URL",
+                        help="instead: set the address the course is published at (https://github.com/OWNER/NAME) "
+                             "in the package, the notebooks and the README")
     args = parser.parse_args(argv)
+    if args.publish:
+        from helpers.exceptions import ParameterError
+
+        try:
+            changed = publish(args.publish)
+        except ParameterError as exc:
+            print(f"course: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{len(changed)} files now point at {args.publish}; commit them and push to that repository")
+        return 0
     os.environ.setdefault("FAST", "1")
     paths = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
     if not paths:

@@ -576,6 +576,10 @@ def make_duet(seed: int, index: int, subset: str = "train", duration: float = 8.
 
 
 def _write_track(job) -> str:
+    """Write one song's stems, atomically: into a temporary folder beside the set, then renamed into place."""
+    import shutil
+    import tempfile
+
     kind, seed, index, subset, duration, sample_rate, folder = job
     if kind == "soundfont":
         from helpers import soundfont
@@ -585,19 +589,93 @@ def _write_track(job) -> str:
         make = make_song if kind == "numpy" else make_duet
     signals, plan = make(seed, index, subset, duration, sample_rate)
     track_dir = Path(folder) / ("test" if subset == "heldout" else subset) / plan["name"]
+    (Path(folder) / _PARTIAL).mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=Path(folder) / _PARTIAL))
     for name, signal in signals.items():
-        audio_io.save(track_dir / f"{name}.wav", signal, sample_rate)
+        audio_io.save(partial / f"{name}.wav", signal, sample_rate)
+    if track_dir.exists():  # left by a run that stopped before it recorded its settings
+        shutil.rmtree(track_dir)
+    track_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial.replace(track_dir)
     return plan["name"]
+
+
+# Songs being written; never listed by musdb, which reads only the subset folders.
+_PARTIAL = ".partial"
+# The settings that count songs: the folder under the set's root that holds them, and the subset they are drawn for.
+_COUNTS = {"n_train": ("", "train"), "n_test": ("", "test"), "n_heldout": ("heldout", "heldout"),
+           "n_duets_train": ("duets", "train"), "n_duets_test": ("duets", "test")}
+
+
+def _tracks_folder(root: Path, count: str) -> Path:
+    sub_root, subset = _COUNTS[count]
+    return root / sub_root / ("test" if subset == "heldout" else subset)
+
+
+def _build(root: Path, settings: dict, *, exact: bool, force: bool, workers: int, progress: bool) -> Path:
+    """Bring the set under ``root`` to ``settings``, writing only the songs it lacks.
+
+    Song ``i`` of a subset depends only on the seed, the engine and the other non-count settings, so a set whose
+    non-count settings match is extended (and, when ``exact``, trimmed) rather than rebuilt.
+    """
+    import shutil
+
+    from tqdm.auto import tqdm
+
+    settings_file = root / "settings.json"
+    existing = json.loads(settings_file.read_text()) if settings_file.exists() else None
+    same_kind = existing is not None and all(existing.get(k) == v for k, v in settings.items() if k not in _COUNTS)
+    if force or not same_kind:
+        for sub in ("train", "test", "duets", "heldout", _PARTIAL):
+            shutil.rmtree(root / sub, ignore_errors=True)
+        settings_file.unlink(missing_ok=True)
+        have = dict.fromkeys(_COUNTS, 0)
+    else:
+        have = {k: existing.get(k, 0) for k in _COUNTS}
+    if not exact:
+        settings = {**settings, **{k: max(have[k], settings[k]) for k in _COUNTS}}
+    if settings == existing:
+        return root
+    kind = settings["engine"]
+    jobs = []
+    for count, (sub_root, subset) in _COUNTS.items():
+        job_kind = "duets" if sub_root == "duets" else kind
+        folder = root / sub_root if sub_root else root
+        duration = settings["duet_duration"] if sub_root == "duets" else settings["duration"]
+        jobs += [(job_kind, settings["seed"], i, subset, duration, settings["sample_rate"], folder)
+                 for i in range(have[count], settings[count])]
+    bar = tqdm(total=len(jobs), desc="generating songs", unit="track", disable=not progress or not jobs)
+    if workers == 1 or len(jobs) < 2:
+        for job in jobs:
+            _write_track(job)
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for _ in pool.map(_write_track, jobs, chunksize=2):
+                bar.update()
+    bar.close()
+    for sub_root in {sub_root for sub_root, _ in _COUNTS.values()}:  # what a stopped run left half-written
+        shutil.rmtree(root / sub_root / _PARTIAL, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    settings_file.write_text(json.dumps(settings, indent=2))  # written after the songs: they are complete
+    for count in _COUNTS:  # an exact set smaller than the last one: drop the songs past its counts
+        folder = _tracks_folder(root, count)
+        if folder.is_dir():
+            for extra in sorted(p for p in folder.iterdir() if p.is_dir())[settings[count]:]:
+                shutil.rmtree(extra)
+    return root
 
 
 def generate(root=None, n_train: int = 100, n_test: int = 10, duration: float = 10.0, seed: int = 0,
              n_duets_train: int = 20, n_duets_test: int = 5, duet_duration: float = 8.0,
              sample_rate: int = DATASET_SAMPLE_RATE, workers: int = 2, force: bool = False,
-             progress: bool = True, engine: str = "auto", n_heldout: int = 10) -> Path:
+             progress: bool = True, engine: str = "auto", n_heldout: int = 10, at_least: bool = False) -> Path:
     """Write the embedded dataset under ``root``, unless an identical one is already there.
 
     The settings are stored in ``root/settings.json``; a second call with the same settings returns at once
-    (idempotent), one with other settings rebuilds the set.
+    (idempotent). Song ``i`` of a subset depends only on the seed, engine, duration and sample rate, so a call that
+    changes only the numbers of songs writes the missing ones and removes the extra ones; any other change rebuilds
+    the set. :func:`ensure` asks for at least some songs, as each notebook does.
 
     Two engines make the songs: ``"soundfont"`` (:mod:`helpers.soundfont`: sampled General MIDI instruments and
     produced stems, what the shipped models learn from) and ``"numpy"`` (this module's synthesizer, built from sines
@@ -633,6 +711,8 @@ def generate(root=None, n_train: int = 100, n_test: int = 10, duration: float = 
         ``"auto"``: the SoundFont engine where it can run, else NumPy with one line saying what is missing.
     n_heldout : int >= 0
         Songs in the held-out split (SoundFont engine only; skipped, with one line, when its bank is missing).
+    at_least : bool
+        Take the counts as minimums: songs past them are kept, and the set records the larger counts (:func:`ensure`).
 
     Returns
     -------
@@ -644,10 +724,6 @@ def generate(root=None, n_train: int = 100, n_test: int = 10, duration: float = 
         If a count is negative, a duration, sample rate or worker count is not positive, the engine is unknown,
         or ``"soundfont"`` is asked for where it cannot run.
     """
-    import shutil
-
-    from tqdm.auto import tqdm
-
     for name, value in (("n_train", n_train), ("n_test", n_test), ("n_duets_train", n_duets_train),
                         ("n_duets_test", n_duets_test), ("seed", seed), ("n_heldout", n_heldout)):
         check_int(name, value, minimum=0)
@@ -670,30 +746,41 @@ def generate(root=None, n_train: int = 100, n_test: int = 10, duration: float = 
     settings = {"n_train": n_train, "n_test": n_test, "duration": duration, "seed": seed,
                 "n_duets_train": n_duets_train, "n_duets_test": n_duets_test, "duet_duration": duet_duration,
                 "sample_rate": sample_rate, "engine": engine, "n_heldout": n_heldout, "version": 4}
-    settings_file = root / "settings.json"
-    if not force and settings_file.exists() and json.loads(settings_file.read_text()) == settings:
-        return root
-    for sub in ("train", "test", "duets", "heldout"):
-        shutil.rmtree(root / sub, ignore_errors=True)
-    settings_file.unlink(missing_ok=True)
-    jobs = [(engine, seed, i, "train", duration, sample_rate, root) for i in range(n_train)]
-    jobs += [(engine, seed, i, "test", duration, sample_rate, root) for i in range(n_test)]
-    jobs += [(engine, seed, i, "heldout", duration, sample_rate, root / "heldout") for i in range(n_heldout)]
-    jobs += [("duets", seed, i, "train", duet_duration, sample_rate, root / "duets") for i in range(n_duets_train)]
-    jobs += [("duets", seed, i, "test", duet_duration, sample_rate, root / "duets") for i in range(n_duets_test)]
-    bar = tqdm(total=len(jobs), desc="generating songs", unit="track", disable=not progress)
-    if workers == 1:
-        for job in jobs:
-            _write_track(job)
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for _ in pool.map(_write_track, jobs, chunksize=2):
-                bar.update()
-    bar.close()
-    root.mkdir(parents=True, exist_ok=True)
-    settings_file.write_text(json.dumps(settings, indent=2))  # written last: marks a complete set
-    return root
+    return _build(root, settings, exact=not at_least, force=force, workers=workers, progress=progress)
+
+
+def ensure(n_train: int = 0, n_test: int = 0, n_heldout: int = 0, n_duets_train: int = 0, n_duets_test: int = 0,
+           root=None, progress: bool = True) -> Path:
+    """Make sure the course's set holds at least its first songs of each subset, writing only the missing ones.
+
+    What each notebook calls, so it runs on its own in a fresh runtime (a Colab one): it writes the few songs it
+    needs in seconds, and does nothing where ``make data`` (:func:`generate` with its defaults) already made them.
+    The songs are :func:`generate`'s, with its defaults (10-s songs at 44.1 kHz, seed 0, the engine that can run):
+    song ``i`` is the same file whichever call wrote it. A set with other settings is rebuilt.
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Parameters
+    ----------
+    n_train, n_test, n_heldout, n_duets_train, n_duets_test : int >= 0
+        The least number of songs per subset (the held-out split needs the SoundFont engine and its second bank;
+        without them it is skipped with one line).
+    root : str or os.PathLike or None
+        ``None`` is :func:`helpers.config.generated_root`.
+    progress : bool
+        Show a tqdm progress bar while writing.
+
+    Returns
+    -------
+    root : pathlib.Path
+
+    Raises
+    ------
+    ParameterError
+        If a count is negative.
+    """
+    return generate(root, n_train, n_test, n_duets_train=n_duets_train, n_duets_test=n_duets_test,
+                    progress=progress, n_heldout=n_heldout, at_least=True)
 
 
 ENGINES = ("auto", "soundfont", "numpy")
@@ -779,7 +866,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m helpers.synth",
         description="Generate the course's multitrack dataset (MUSDB18 layout), a held-out split and piano+violin duets. "
-                    "Re-running with the same options does nothing; other options rebuild the set.",
+                    "Re-running with the same options does nothing; other numbers of songs add or remove songs, other options "
+                    "rebuild the set.",
     )
     parser.add_argument("--root", type=Path, default=None,
                         help="output folder (default: data/generated, or $COURSE_DATA/generated)")
