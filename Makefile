@@ -5,9 +5,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# Python 3.12 (Colab's version) for the compatibility run; pyenv installs may lack a working shim.
-PY312  ?= $(shell (python3.12 -c 'import sys' >/dev/null 2>&1 && command -v python3.12) || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
-VENV312 := .venv-py312
+# Python 3.13 (Colab's) for the Colab-like run and the newest-releases run; pyenv installs may lack a working shim.
+PY313  ?= $(shell (python3.13 -c 'import sys' >/dev/null 2>&1 && command -v python3.13) || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+VENV_COMPAT := .venv-compat
+# Colab's preinstalled versions (tests/colab/requirements.txt); the course itself is installed by the setup cell.
+VENV_COLAB := .venv-colab
+COLAB_PINS := tests/colab/requirements.txt
 # The benchmarks' peers (Open-Unmix, HT Demucs) need PyTorch: a separate environment, never the course's.
 VENV_BENCH := .venv-bench
 # The models under JAX with the oldest Keras the course supports (Colab's; pyproject.toml's floor), no TensorFlow.
@@ -26,7 +29,7 @@ export PYTHONHASHSEED = 0
 export TF_CPP_MIN_LOG_LEVEL = 2
 export KERAS_BACKEND ?= tensorflow
 
-.PHONY: banks clean-data pretrained-wave setup test test-compat test-jax test-browser browser app bench-app course data pretrained bench lab clean
+.PHONY: banks clean-data pretrained-wave setup test test-colab test-compat test-jax test-browser browser app bench-app course data pretrained bench lab clean
 
 setup: $(STAMP)
 
@@ -52,16 +55,27 @@ data: setup banks
 test: setup banks
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
+# The unit tests on Python 3.13 with the newest release of every dependency (librosa 1.x).
 test-compat:
-	@test -n "$(PY312)" || { if [ "$$CI" = true ]; then echo "python3.12 not found: CI needs the compatibility run" >&2; \
-		exit 1; fi; echo "python3.12 not found; skipping the compatibility run"; exit 0; }
-	@test -x $(VENV312)/bin/python || $(PY312) -m venv $(VENV312)
-	@test -f $(VENV312)/.installed -a $(VENV312)/.installed -nt pyproject.toml || \
-		{ $(VENV312)/bin/python -m pip install --disable-pip-version-check -q -e '.[dev]' && \
-		  $(VENV312)/bin/python -m pip install --disable-pip-version-check -q --no-deps $(SOUNDFONT_RENDERER) && \
-		  touch $(VENV312)/.installed; }
-	$(VENV312)/bin/python -c 'import sys, librosa; print("compat run: Python", sys.version.split()[0], "librosa", librosa.__version__)'
-	$(VENV312)/bin/python -m pytest tests
+	@test -n "$(PY313)" || { if [ "$$CI" = true ]; then echo "python3.13 not found: CI needs the compatibility run" >&2; \
+		exit 1; fi; echo "python3.13 not found; skipping the compatibility run"; exit 0; }
+	@test -x $(VENV_COMPAT)/bin/python || $(PY313) -m venv $(VENV_COMPAT)
+	@test -f $(VENV_COMPAT)/.installed -a $(VENV_COMPAT)/.installed -nt pyproject.toml || \
+		{ $(VENV_COMPAT)/bin/python -m pip install --disable-pip-version-check -q --upgrade -e '.[dev]' && \
+		  $(VENV_COMPAT)/bin/python -m pip install --disable-pip-version-check -q --no-deps $(SOUNDFONT_RENDERER) && \
+		  touch $(VENV_COMPAT)/.installed; }
+	$(VENV_COMPAT)/bin/python -c 'import sys, librosa; print("compat run: Python", sys.version.split()[0], "librosa", librosa.__version__)'
+	$(VENV_COMPAT)/bin/python -m pytest tests
+
+# The notebooks in a Colab-like runtime: a fresh Python 3.13 environment with Colab's versions, the course installed
+# by the notebooks' own setup cell from a clone of this checkout's last commit (COURSE_REPO=URL for another), each
+# notebook standalone; fails if the install changed any of Colab's versions (tests/colab/test_colab.py).
+test-colab: banks
+	@test -n "$(PY313)" || { if [ "$$CI" = true ]; then echo "python3.13 not found: CI needs the Colab-like run" >&2; \
+		exit 1; fi; echo "python3.13 not found; skipping the Colab-like run"; exit 0; }
+	rm -rf $(VENV_COLAB) && $(PY313) -m venv $(VENV_COLAB)
+	$(VENV_COLAB)/bin/python -m pip install --disable-pip-version-check -q -r $(COLAB_PINS)
+	$(VENV_COLAB)/bin/python -m pytest --noconftest -s tests/colab
 
 test-jax:
 	@test -x $(VENV_JAX)/bin/python || $(PYTHON) -m venv $(VENV_JAX)

@@ -9,6 +9,9 @@ import pytest
 
 from helpers import audio, synth
 
+# The Colab-like run has an environment of its own and runs through `make test-colab` (tests/colab/test_colab.py).
+collect_ignore = ["colab"]
+
 
 @pytest.fixture
 def tone():
