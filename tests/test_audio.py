@@ -1,5 +1,7 @@
+import io
 from pathlib import Path
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -23,6 +25,18 @@ def test_load_mono_and_resample(tone_file):
     assert abs(mono.shape[0] - signal.shape[1] // 2) <= 1
     # The 440-Hz tone survives resampling: its peak stays at 0.375 (the mean of 0.5 and 0.25).
     assert np.max(np.abs(mono[100:-100])) == pytest.approx(0.375, abs=0.01)
+
+
+@pytest.mark.parametrize("shape, rate, target_rate", [((2, 12345), 44100, 11025), ((1001,), 44100, 8000),
+                                                      ((2, 5000), 8000, 44100), ((3, 22050), 22050, 44100)])
+def test_resample_is_soxr_hq_as_librosa_gives_it(shape, rate, target_rate):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    y = audio.resample(x, rate, target_rate=target_rate)
+    assert y.dtype == np.float32 and y.flags.c_contiguous
+    np.testing.assert_allclose(y, librosa.resample(x, orig_sr=rate, target_sr=target_rate, res_type="soxr_hq"),
+                               atol=1e-6)  # same samples, same length (ceil(n * target_rate / rate))
+    with pytest.raises(ParameterError, match="target_rate=0"):
+        audio.resample(x, rate, target_rate=0)
 
 
 @pytest.mark.parametrize("case", BAD_AUDIO)
@@ -75,18 +89,10 @@ def test_validate_audio(bad, message):
         audio.validate_audio(bad)
 
 
-def test_to_mono_and_peak_normalize(tone):
+def test_to_mono(tone):
     signal, _ = tone
     mono = audio.to_mono(signal)
     np.testing.assert_allclose(mono, signal.mean(axis=0), rtol=1e-6)
-    normalized = audio.peak_normalize(signal, peak=0.5)
-    assert np.max(np.abs(normalized)) == pytest.approx(0.5, rel=1e-6)
-    assert np.max(np.abs(signal)) == pytest.approx(0.5, rel=1e-6)  # input unchanged
-    with pytest.warns(UserWarning, match="silent"):
-        silent = audio.peak_normalize(np.zeros(8, dtype=np.float32))
-    assert not silent.any()
-    with pytest.raises(ParameterError, match="peak=2"):
-        audio.peak_normalize(signal, peak=2)
 
 
 def test_check_file_scans_every_block_without_loading(tmp_path):
@@ -125,3 +131,25 @@ def test_atomic_path_publishes_on_success_and_leaves_nothing_on_failure(tmp_path
     with audio.atomic_path(target) as tmp:
         Path(tmp).write_text("whole")
     assert target.read_text() == "whole" and [p.name for p in (tmp_path / "deep").iterdir()] == ["model.keras"]
+
+
+def _decode(encoded):
+    return sf.read(io.BytesIO(encoded), dtype="float32")
+
+
+def test_wav_bytes_is_unnormalised_16_bit():
+    quiet = 0.001 * np.random.default_rng(0).standard_normal((2, 800)).astype(np.float32)
+    decoded, rate = _decode(audio.wav_bytes(quiet, 8000))
+    assert rate == 8000 and decoded.shape == (800, 2)
+    np.testing.assert_allclose(decoded.T, quiet, atol=2 ** -15)  # not scaled up to full scale
+
+
+def test_ogg_is_a_fraction_of_wav():
+    t = np.arange(5 * 44100) / 44100
+    song = (0.3 * np.sin(2 * np.pi * 440 * t) * np.exp(-t)).astype(np.float32)
+    ogg, wav = audio.ogg_bytes(np.stack([song, song]), 44100), audio.wav_bytes(np.stack([song, song]), 44100)
+    assert len(ogg) < len(wav) / 5
+    decoded, rate = _decode(ogg)
+    assert rate == 44100 and abs(decoded.shape[0] - song.size) < 2048 and np.abs(decoded).max() < 0.35
+    with pytest.raises(ParameterError, match="sample_rate=0"):
+        audio.wav_bytes(song, 0)

@@ -43,5 +43,5 @@ def test_data_folders_are_resolved_at_call_time(tmp_path, monkeypatch, small_dat
 ])
 def test_check_int_names_the_bad_value(value, minimum, message):
     with pytest.raises(ParameterError, match=message):
-        check_int("n", value, minimum)
+        check_int("n", value, minimum=minimum)
     assert check_int("n", 3) == 3

@@ -64,11 +64,11 @@ def track_arrays(small_dataset):
     from helpers import data
 
     track = data.load_tracks("generated", "test", root=small_dataset)[0]
-    return data.track_arrays(track, ("vocals", "drums", "bass", "other"), sample_rate=11025)
+    return data.track_arrays(track, targets=("vocals", "drums", "bass", "other"), sample_rate=11025)
 
 
 def test_baselines_order_mix_below_oracles(track_arrays):
-    scores, estimates = evaluation.baselines(track_arrays, targets=("vocals", "drums"),
+    scores, estimates = evaluation.baselines(track_arrays, 11025, targets=("vocals", "drums"),
                                              methods=("MIX", "HALF") + evaluation.ORACLES)
     assert set(scores) == {"MIX", "HALF", "IBM", "IRM1", "IRM2", "Wiener", "MAGPHASE"}
     for target in ("vocals", "drums"):
@@ -78,7 +78,7 @@ def test_baselines_order_mix_below_oracles(track_arrays):
         assert estimates["IRM1"][target].shape == track_arrays["mixture"].shape
         assert scores["MAGPHASE"][target]["SI-SDR"] > scores["MIX"][target]["SI-SDR"] + 5, target
     with pytest.raises(ParameterError, match="unknown methods"):
-        evaluation.baselines(track_arrays, methods=("MAGIC",))
+        evaluation.baselines(track_arrays, 11025, methods=("MAGIC",))
 
 
 def test_results_table_medians_and_mix_first():
@@ -107,7 +107,7 @@ def test_seam_error_profile_peaks_where_the_error_is():
     for p in seams:
         estimate[:, p - 20:p + 20] = reference[:, p - 20:p + 20] + rng.standard_normal((2, 40))  # ... 0 dB at seams
     offsets, ratio = evaluation.seam_error_profile([reference], [estimate], [seams], sample_rate, radius=0.5,
-                                                   frame_length=0.01)
+                                                   frame_seconds=0.01)
     assert offsets.shape == ratio.shape == (1000,) and offsets[500] == 0
     assert ratio[500] == pytest.approx(0.0, abs=1.0)
     assert np.median(ratio) == pytest.approx(-20.0, abs=1.0)

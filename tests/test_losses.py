@@ -33,7 +33,7 @@ def signals():
 @pytest.mark.parametrize("fft_sizes, weight", [((512, 1024, 2048), 0.0), ((256,), 0.0), ((512, 1024), 1.0)])
 def test_the_loss_matches_its_formula(signals, fft_sizes, weight):
     y_true, y_pred = signals
-    loss = losses.MultiResolutionSTFTLoss(fft_sizes, waveform_weight=weight)
+    loss = losses.MultiResolutionSTFTLoss(fft_sizes=fft_sizes, waveform_weight=weight)
     measured = float(keras.ops.convert_to_numpy(loss(y_true, y_pred)))
     assert measured == pytest.approx(reference_loss(y_true, y_pred, fft_sizes, weight), rel=2e-4)
 
@@ -54,6 +54,6 @@ def test_waveform_losses_by_name_and_bad_arguments():
     with pytest.raises(ParameterError, match="loss='mse' must be one of l1, stft, l1\\+stft"):
         losses.waveform_loss("mse")
     with pytest.raises(ParameterError, match="fft_sizes is empty"):
-        losses.MultiResolutionSTFTLoss(())
+        losses.MultiResolutionSTFTLoss(fft_sizes=())
     with pytest.raises(ParameterError, match="waveform_weight=-1"):
         losses.MultiResolutionSTFTLoss(waveform_weight=-1)

@@ -7,9 +7,11 @@ from helpers import models, plotting, segments
 
 
 def test_crossfade_segments_figure_draws_every_segment_and_a_unit_sum():
-    axes = plotting.crossfade_segments(np.zeros((2, 44100 * 3)), 44100, 1000, 250, 1000, seconds=3.0)
+    axes = plotting.crossfade_segments(np.zeros((2, 44100 * 3)), 44100, segment_length=1000, overlap_length=250,
+                                       model_rate=1000, seconds=3.0)
     lines = axes[1].lines
-    assert len(lines) == len(segments.segment_starts(3000, 1000, 250)) + 1  # one per segment, then the sum
+    starts = segments.segment_starts(3000, segment_length=1000, overlap_length=250)
+    assert len(lines) == len(starts) + 1  # one per segment, then the sum
     np.testing.assert_allclose(lines[-1].get_ydata(), 1.0, atol=1e-6)
     plt.close(axes[0].figure)
 

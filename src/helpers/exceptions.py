@@ -1,4 +1,8 @@
-"""Exceptions raised by the course helpers, and the one check of a count that every module shares."""
+"""Exceptions raised by the course helpers, and the one check of a count that every module shares.
+
+Used by: helpers (which re-exports ``ParameterError``), helpers.audio, helpers.spectral, helpers.data and every
+other module that checks its input
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,17 @@ class ParameterError(ValueError):
 
     The message names the bad value (a parameter and its value, or a file path) and the problem, in the
     style of ``librosa.util.exceptions.ParameterError``. It is a ``ValueError``, so generic handlers catch it.
+
+    Used by: helpers.audio, helpers.spectral, helpers.masks, helpers.data, helpers.separation and every other module
+    that checks its input
     """
 
 
-def check_int(name: str, value, minimum: int = 1) -> int:
+def check_int(name: str, value, *, minimum: int = 1) -> int:
     """Check that ``value`` is an integer (not a bool) of at least ``minimum`` and return it as an ``int``.
+
+    Used by: helpers.audio, helpers.spectral, helpers.segments, helpers.data, helpers.synth and the other modules that
+    check a count
 
     Parameters
     ----------

@@ -32,8 +32,10 @@ FFT_SIZES = (512, 1024, 2048)
 EPS = 1e-7
 
 
-def stft_magnitude(audio, n_fft: int):
+def stft_magnitude(audio, *, n_fft: int):
     """Magnitude STFT of a batch of waveforms (periodic Hann window of ``n_fft``, hop ``n_fft // 4``, no padding).
+
+    Used by: helpers.losses.MultiResolutionSTFTLoss
 
     Parameters
     ----------
@@ -55,7 +57,7 @@ class MultiResolutionSTFTLoss(keras.losses.Loss):
     """Spectral convergence plus log-magnitude L1, averaged over several STFT resolutions; optionally plus L1 on the
     waveform (``waveform_weight``).
 
-    Taught in: notebooks/07_time_domain.ipynb
+    Used by: helpers.losses.waveform_loss
 
     Parameters
     ----------
@@ -70,7 +72,7 @@ class MultiResolutionSTFTLoss(keras.losses.Loss):
         If ``fft_sizes`` is empty or holds a size below 16, or ``waveform_weight`` is negative.
     """
 
-    def __init__(self, fft_sizes=FFT_SIZES, waveform_weight: float = 0.0, name: str = "multi_resolution_stft",
+    def __init__(self, *, fft_sizes=FFT_SIZES, waveform_weight: float = 0.0, name: str = "multi_resolution_stft",
                  **kwargs):
         super().__init__(name=name, **kwargs)
         if not fft_sizes:
@@ -84,7 +86,7 @@ class MultiResolutionSTFTLoss(keras.losses.Loss):
         ops = keras.ops
         total = 0.0
         for n_fft in self.fft_sizes:
-            reference, estimate = stft_magnitude(y_true, n_fft), stft_magnitude(y_pred, n_fft)
+            reference, estimate = stft_magnitude(y_true, n_fft=n_fft), stft_magnitude(y_pred, n_fft=n_fft)
             convergence = ops.sqrt(ops.sum((reference - estimate) ** 2)) / ops.sqrt(ops.sum(reference ** 2))
             log_magnitude = ops.mean(ops.abs(ops.log(reference) - ops.log(estimate)))
             total = total + convergence + log_magnitude

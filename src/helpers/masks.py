@@ -33,13 +33,13 @@ def _magnitudes(sources_stft: dict) -> dict:
     return {name: np.abs(s) for name, s in sources_stft.items()}
 
 
-def ratio_masks(sources_stft: dict, power: float = 1.0) -> dict:
+def ratio_masks(sources_stft: dict, *, power: float = 1.0) -> dict:
     """Ideal ratio masks ``|S_j|^p / sum_k |S_k|^p`` for every source (they sum to 1 in every bin).
 
     ``power=1`` is SiSEC's IRM1 (magnitude ratio), ``power=2`` is IRM2 (power ratio, the Wiener gain for
     independent sources). Bins where every source is silent get ``1 / n_sources``.
 
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb, notebooks/05_unet_vocals_drums.ipynb
 
     Parameters
     ----------
@@ -84,9 +84,11 @@ def binary_masks(sources_stft: dict) -> dict:
     return {name: (winner == i).astype(np.float32) for i, name in enumerate(names)}
 
 
-def soft_mask(target_magnitude: np.ndarray, mixture_magnitude: np.ndarray, exponent: float = 1.0,
+def soft_mask(target_magnitude: np.ndarray, mixture_magnitude: np.ndarray, *, exponent: float = 1.0,
               threshold: float | None = None) -> np.ndarray:
     """A mask from a target magnitude estimate: ``clip(T / X, 0, 1) ** exponent``, optionally binarised.
+
+    Used by: helpers.widgets
 
     Parameters
     ----------
@@ -116,9 +118,11 @@ def soft_mask(target_magnitude: np.ndarray, mixture_magnitude: np.ndarray, expon
     return (mask >= threshold).astype(np.float32) if threshold is not None else mask
 
 
-def apply_mask(mask: np.ndarray, mixture_stft: np.ndarray, hop_length: int = HOP_LENGTH,
+def apply_mask(mask: np.ndarray, mixture_stft: np.ndarray, *, hop_length: int = HOP_LENGTH,
                length: int | None = None) -> np.ndarray:
     """Estimate a source: multiply the mixture STFT by a mask (keeping the mixture's phase) and invert.
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 
     Parameters
     ----------
@@ -145,10 +149,10 @@ def apply_mask(mask: np.ndarray, mixture_stft: np.ndarray, hop_length: int = HOP
     return spectral.istft(mask * mixture_stft, hop_length=hop_length, length=length)
 
 
-def wiener(magnitude_estimates: dict, mixture_stft: np.ndarray, iterations: int = 1) -> dict:
+def wiener(magnitude_estimates: dict, mixture_stft: np.ndarray, *, iterations: int = 1) -> dict:
     """Multichannel Wiener filtering of magnitude estimates through norbert (EM iterations).
 
-    Taught in: notebooks/06_separate_your_song.ipynb
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 
     Parameters
     ----------

@@ -12,11 +12,13 @@ import numpy as np
 
 from helpers import spectral
 from helpers.config import HOP_LENGTH, N_FFT
+from helpers.segments import crossfade_weights, segment_starts
 
 
 def spectrogram(
     audio: np.ndarray,
     sample_rate: int,
+    *,
     n_fft: int = N_FFT,
     hop_length: int = HOP_LENGTH,
     y_axis: str = "log",
@@ -26,7 +28,7 @@ def spectrogram(
 ):
     """Plot the dB magnitude spectrogram of a mono signal.
 
-    Taught in: notebooks/00_setup_check.ipynb, notebooks/03_stft.ipynb
+    Taught in: notebooks/00_setup_check.ipynb, notebooks/03_stft.ipynb, notebooks/06_separate_your_song.ipynb
 
     Parameters
     ----------
@@ -68,7 +70,7 @@ def spectrogram(
     return ax
 
 
-def waveforms(signals: dict, sample_rate: int, axes=None, max_points: int = 20000):
+def waveforms(signals: dict, sample_rate: int, *, axes=None, max_points: int = 20000):
     """Plot one waveform per row, on a shared time axis in seconds.
 
     Taught in: notebooks/01_waveforms_and_mixtures.ipynb
@@ -104,7 +106,7 @@ def waveforms(signals: dict, sample_rate: int, axes=None, max_points: int = 2000
     return np.asarray(axes)
 
 
-def unet_diagram(model, ax=None):
+def unet_diagram(model, *, ax=None):
     """Draw a U-Net built by :func:`helpers.models.unet` as a "U": encoder down the left, decoder up the right,
     skip connections across, one mask head per target at the top right. Shapes are read from the model.
 
@@ -163,7 +165,7 @@ def unet_diagram(model, ax=None):
     return ax
 
 
-def crossfade_segments(mixture: np.ndarray, sample_rate: int, segment_length: int, overlap_length: int,
+def crossfade_segments(mixture: np.ndarray, sample_rate: int, *, segment_length: int, overlap_length: int,
                        model_rate: int, seconds: float = 6.0, axes=None):
     """Draw how a song is cut into overlapping segments and cross-faded (the start of the song).
 
@@ -189,8 +191,6 @@ def crossfade_segments(mixture: np.ndarray, sample_rate: int, segment_length: in
     axes : np.ndarray of 2 matplotlib.axes.Axes
         The bottom one has one line per segment plus the sum (``axes[1].lines``).
     """
-    from helpers.segments import crossfade_weights, segment_starts
-
     if axes is None:
         _, axes = plt.subplots(2, 1, figsize=(10, 4), sharex=True, gridspec_kw={"height_ratios": [1.3, 1]})
     mixture = np.asarray(mixture)
@@ -200,7 +200,7 @@ def crossfade_segments(mixture: np.ndarray, sample_rate: int, segment_length: in
     axes[0].plot(np.arange(0, n_shown, step) / sample_rate, mono[:n_shown:step], lw=0.5, color="0.4")
     weights = crossfade_weights(segment_length, overlap_length)
     end = int(seconds * model_rate)
-    starts = [s for s in segment_starts(end, segment_length, overlap_length) if s < end]
+    starts = [s for s in segment_starts(end, segment_length=segment_length, overlap_length=overlap_length) if s < end]
     total = np.zeros(end + segment_length + overlap_length)
     for i, start in enumerate(starts):
         color = f"C{i % 10}"

@@ -1,4 +1,4 @@
-"""Segments: the fixed-length excerpts a model sees, where they start, and the cross-fade that joins them.
+"""Segments: the fixed-length pieces of a song a model sees, where they start, and the cross-fade that joins them.
 
 A spectrogram model sees ``n_frames`` STFT frames at once, a **segment** of ``segment_length`` samples. Training
 cuts songs into segments (:func:`split`); separation slides overlapping segments over a song and joins their
@@ -23,39 +23,39 @@ import numpy as np
 from helpers.exceptions import ParameterError, check_int
 
 
-def split(audio: np.ndarray, segment_length: int, hop: int | None = None) -> np.ndarray:
+def split(audio: np.ndarray, *, segment_length: int, hop_length: int | None = None) -> np.ndarray:
     """Cut a signal into fixed-length segments, zero-padding the last one.
 
-    Taught in: notebooks/05_unet_vocals_drums.ipynb
+    Used by: helpers.data
 
     Parameters
     ----------
     audio : np.ndarray [shape=(..., n_samples)]
     segment_length : int > 0
         Samples per segment.
-    hop : int > 0 or None
+    hop_length : int > 0 or None
         Samples between segment starts; ``None`` means ``segment_length`` (no overlap).
 
     Returns
     -------
     segments : np.ndarray [shape=(n_segments, ..., segment_length)]
-        ``n_segments = 1 + ceil(max(n_samples - segment_length, 0) / hop)``; a signal shorter than one segment
+        ``n_segments = 1 + ceil(max(n_samples - segment_length, 0) / hop_length)``; a signal shorter than one segment
         gives one padded segment.
 
     Raises
     ------
     ParameterError
-        If ``segment_length`` or ``hop`` is not a positive integer.
+        If ``segment_length`` or ``hop_length`` is not a positive integer.
     """
     segment_length = check_int("segment_length", segment_length)
-    hop = check_int("hop", segment_length if hop is None else hop)
+    hop_length = check_int("hop_length", segment_length if hop_length is None else hop_length)
     audio = np.asarray(audio)
     n_samples = audio.shape[-1]
-    n_segments = 1 + int(np.ceil(max(n_samples - segment_length, 0) / hop))
-    total = (n_segments - 1) * hop + segment_length
+    n_segments = 1 + int(np.ceil(max(n_samples - segment_length, 0) / hop_length))
+    total = (n_segments - 1) * hop_length + segment_length
     padded = np.zeros(audio.shape[:-1] + (total,), dtype=audio.dtype)
     padded[..., :n_samples] = audio
-    starts = np.arange(n_segments) * hop
+    starts = np.arange(n_segments) * hop_length
     return np.stack([padded[..., s : s + segment_length] for s in starts])
 
 
@@ -95,7 +95,7 @@ def crossfade_weights(segment_length: int, overlap_length: int) -> np.ndarray:
     return weights
 
 
-def segment_starts(n_samples: int, segment_length: int, overlap_length: int) -> np.ndarray:
+def segment_starts(n_samples: int, *, segment_length: int, overlap_length: int) -> np.ndarray:
     """Where the segments start so that every sample of a signal is covered by full cross-fade weight.
 
     The first segment starts ``overlap_length`` samples before the signal (zeros are fed there), and segments follow
@@ -115,12 +115,12 @@ def segment_starts(n_samples: int, segment_length: int, overlap_length: int) -> 
     starts : np.ndarray [shape=(n_segments,)], int
         ``n_segments = max(1, ceil((n_samples + overlap_length) / (segment_length - overlap_length)))``.
     """
-    hop = segment_length - overlap_length
-    n_segments = max(1, math.ceil((n_samples + overlap_length) / hop))
-    return np.arange(n_segments) * hop - overlap_length
+    hop_length = segment_length - overlap_length
+    n_segments = max(1, math.ceil((n_samples + overlap_length) / hop_length))
+    return np.arange(n_segments) * hop_length - overlap_length
 
 
-def seam_positions(n_samples: int, segment_length: int, overlap_length: int) -> np.ndarray:
+def seam_positions(n_samples: int, *, segment_length: int, overlap_length: int) -> np.ndarray:
     """Where one segment hands over to the next: the boundaries (no overlap) or the middles of the cross-fades.
 
     Taught in: notebooks/06_separate_your_song.ipynb
@@ -135,6 +135,6 @@ def seam_positions(n_samples: int, segment_length: int, overlap_length: int) -> 
     positions : np.ndarray [shape=(n_segments - 1,)], int
         Sample indices inside ``[0, n_samples)`` (segments reaching past the end hand over nowhere).
     """
-    starts = segment_starts(n_samples, segment_length, overlap_length)
+    starts = segment_starts(n_samples, segment_length=segment_length, overlap_length=overlap_length)
     positions = starts[1:] + overlap_length // 2
     return positions[(positions > 0) & (positions < n_samples)]

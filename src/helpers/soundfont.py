@@ -30,7 +30,7 @@ PyAudio (for live playback, which the course does not use), so it is installed w
 MIT-licensed Debian packages (``fluid-soundfont-gm``, ``musescore-general-soundfont``); ``make banks`` installs them
 where apt runs, and ``$COURSE_SOUNDFONTS`` names a folder that holds them elsewhere.
 
-Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+Used by: helpers.synth (its ``engine="soundfont"``, the engine notebook 01 reports), Makefile (``make banks``)
 
 References
 ----------
@@ -97,6 +97,8 @@ def find_bank(style: str = "train") -> Path | None:
     Looks in ``$COURSE_SOUNDFONTS`` first, then in the system's SoundFont folders (Debian's ``/usr/share/sounds``,
     ``/usr/share/soundfonts``, Homebrew's).
 
+    Used by: helpers.soundfont.missing, helpers.soundfont.make_song
+
     Parameters
     ----------
     style : {"train", "heldout"}
@@ -121,7 +123,10 @@ def find_bank(style: str = "train") -> Path | None:
 
 
 def missing(style: str = "train") -> str | None:
-    """``None`` when songs of ``style`` can be rendered here, else one line saying what is missing and what to do."""
+    """``None`` when songs of ``style`` can be rendered here, else one line saying what is missing and what to do.
+
+    Used by: helpers.synth, Makefile
+    """
     try:
         import tinysoundfont  # noqa: F401
     except ImportError:
@@ -146,8 +151,10 @@ def _synth(path: str, sample_rate: int):
 # ----------------------------------------------------------------------------------------------- note events
 
 
-def render_parts(parts: list, duration: float, bank, sample_rate: int = DATASET_SAMPLE_RATE) -> np.ndarray:
+def render_parts(parts: list, *, duration: float, bank, sample_rate: int = DATASET_SAMPLE_RATE) -> np.ndarray:
     """Render note events through a SoundFont: the sample-accurate MIDI player of a stem.
+
+    Used by: helpers.soundfont.vocal_stem, helpers.soundfont.make_song
 
     Parameters
     ----------
@@ -224,8 +231,11 @@ def _humanise(rng, t, amount=0.006):
     return max(0.0, t + rng.normal(0, amount))
 
 
-def drum_part(plan, rng, style="train") -> dict:
-    """The drum kit's note events: a groove, hats or ride, crashes on sections, ghost notes and fills."""
+def drum_part(plan, rng, *, style="train") -> dict:
+    """The drum kit's note events: a groove, hats or ride, crashes on sections, ghost notes and fills.
+
+    Used by: helpers.soundfont.make_song
+    """
     kick, snare = int(rng.choice([35, 36])), int(rng.choice([38, 38, 40]))
     ride = rng.random() < 0.25
     top = 51 if ride else int(rng.choice([42, 42, 44]))
@@ -265,7 +275,10 @@ def drum_part(plan, rng, style="train") -> dict:
 
 
 def bass_part(plan, rng) -> dict:
-    """The bass line's note events: roots, fifths and octaves of the chords in an eighth-note rhythm."""
+    """The bass line's note events: roots, fifths and octaves of the chords in an eighth-note rhythm.
+
+    Used by: helpers.soundfont.make_song
+    """
     eighth = plan["beat"] / 2
     patterns = ((0, 2, 4, 6), (0, 3, 4, 6, 7), (0, 1, 2, 3, 4, 5, 6, 7), (0, 4), (0, 3, 6), (0, 2, 3, 5, 6))
     pattern = patterns[int(rng.integers(len(patterns)))]
@@ -284,7 +297,10 @@ def bass_part(plan, rng) -> dict:
 
 
 def chord_part(plan, rng) -> dict:
-    """Sustained or rhythmic chords (piano, organ, guitar, strings, brass or a pad)."""
+    """Sustained or rhythmic chords (piano, organ, guitar, strings, brass or a pad).
+
+    Used by: helpers.soundfont.make_song
+    """
     bar_length = 4 * plan["beat"]
     hits = int(rng.choice([1, 2, 4, 8]))
     octave = int(rng.choice([48, 52, 55]))
@@ -302,12 +318,16 @@ def chord_part(plan, rng) -> dict:
 
 
 def riff_part(plan, rng) -> dict:
-    """An arpeggio or riff over the chord tones in eighths or sixteenths."""
+    """An arpeggio or riff over the chord tones in eighths or sixteenths.
+
+    Used by: helpers.soundfont.make_song
+    """
     bar_length = 4 * plan["beat"]
     step = plan["beat"] / int(rng.choice([2, 4]))
     notes = []
     for bar in range(plan["n_bars"]):
-        pitches = np.r_[synth.chord_pitches(plan, bar, 60), synth.chord_pitches(plan, bar, 72)[:1]]
+        pitches = np.r_[synth.chord_pitches(plan, bar, octave_root=60),
+                        synth.chord_pitches(plan, bar, octave_root=72)[:1]]
         order = rng.permutation(len(pitches)) if rng.random() < 0.5 else np.arange(len(pitches))
         for i in range(int(round(bar_length / step))):
             if rng.random() < 0.15:
@@ -318,8 +338,11 @@ def riff_part(plan, rng) -> dict:
             "notes": notes}
 
 
-def melody(plan, rng, low: int, span: int = 14, rest_beats=(2, 3, 4, 4, 6)) -> list:
-    """A melody in phrases: ``[(start_s, pitches, durations_s), ...]``, notes of the key within ``span`` semitones."""
+def melody(plan, rng, *, low: int, span: int = 14, rest_beats=(2, 3, 4, 4, 6)) -> list:
+    """A melody in phrases: ``[(start_s, pitches, durations_s), ...]``, notes of the key within ``span`` semitones.
+
+    Used by: helpers.soundfont.lead_part, helpers.soundfont.vocal_stem
+    """
     scale = synth.SCALES[plan["mode"]]
     in_key = sorted({plan["key"] + 12 * o + d for o in range(0, 10) for d in scale})
     singable = [p for p in in_key if low <= p <= low + span]
@@ -340,7 +363,10 @@ def melody(plan, rng, low: int, span: int = 14, rest_beats=(2, 3, 4, 4, 6)) -> l
 
 
 def lead_part(plan, rng, vocal_phrases) -> dict:
-    """A vocal-like lead for "other": answers the singer between phrases, or plays along an octave off."""
+    """A vocal-like lead for "other": answers the singer between phrases, or plays along an octave off.
+
+    Used by: helpers.soundfont.make_song
+    """
     answer = rng.random() < 0.6
     low = int(rng.integers(55, 72))
     notes = []
@@ -348,7 +374,7 @@ def lead_part(plan, rng, vocal_phrases) -> dict:
         for (start, pitches, durations), nxt in zip(vocal_phrases, [*vocal_phrases[1:], None]):
             gap_start = start + sum(durations) + 0.1
             gap_end = nxt[0] - 0.1 if nxt else plan["duration"]
-            t, phrase = gap_start, melody(plan, rng, low)
+            t, phrase = gap_start, melody(plan, rng, low=low)
             for p in (phrase[0][1] if phrase else []):
                 length = float(rng.choice([0.5, 1.0])) * plan["beat"]
                 if t + length > gap_end:
@@ -356,7 +382,7 @@ def lead_part(plan, rng, vocal_phrases) -> dict:
                 notes.append((t, t + length * 0.95, p, int(rng.integers(70, 110))))
                 t += length
     else:
-        for start, pitches, durations in melody(plan, rng, low, rest_beats=(1, 2, 4)):
+        for start, pitches, durations in melody(plan, rng, low=low, rest_beats=(1, 2, 4)):
             t = start
             for p, d in zip(pitches, durations):
                 notes.append((t, t + d * 0.95, p, int(rng.integers(70, 110))))
@@ -368,8 +394,11 @@ def lead_part(plan, rng, vocal_phrases) -> dict:
 # ----------------------------------------------------------------------------------------------- vocals
 
 
-def draw_singer(rng, style: str = "train") -> dict:
-    """A singer of the style: a voice type and its range, vibrato, vocal-tract length and breathiness."""
+def draw_singer(rng, *, style: str = "train") -> dict:
+    """A singer of the style: a voice type and its range, vibrato, vocal-tract length and breathiness.
+
+    Used by: helpers.soundfont.vocal_stem
+    """
     name = str(rng.choice(list(SINGERS[style])))
     low, depth, rate, scale, tilt, breath = SINGERS[style][name]
     return {"name": name, "low": low, "vibrato_depth": rng.uniform(*depth), "vibrato_rate": rng.uniform(*rate),
@@ -391,24 +420,31 @@ def _sibilants(phrase, durations, rng, sample_rate):
     return phrase
 
 
-def sung_take(plan, rng, phrases, singer, sample_rate, transpose=0, timing=0.0) -> np.ndarray:
-    """One take of the phrases by a source–filter singer, mono; ``timing`` (s) jitters each phrase's start."""
+def sung_take(plan, rng, phrases, singer, *, sample_rate, transpose=0, timing=0.0) -> np.ndarray:
+    """One take of the phrases by a source–filter singer, mono; ``timing`` (s) jitters each phrase's start.
+
+    Used by: helpers.soundfont.vocal_stem
+    """
     n = int(round(plan["duration"] * sample_rate))
     track = np.zeros(n)
     for start, pitches, durations in phrases:
         vowels = [str(v) for v in rng.choice(list(synth.VOWELS), len(pitches))]
-        voice = synth.sing(np.asarray(pitches) + transpose, durations, vowels, sample_rate, rng, singer=singer)
+        voice = synth.sing(np.asarray(pitches) + transpose, durations, vowels, sample_rate=sample_rate, rng=rng,
+                           singer=singer)
         voice = _sibilants(voice, durations, rng, sample_rate)
         synth._place(track, max(0.0, start + rng.normal(0, timing)), voice, sample_rate)
     return track
 
 
-def vocal_stem(plan, rng, style, bank, sample_rate) -> tuple[np.ndarray, list, dict]:
+def vocal_stem(plan, rng, *, style, bank, sample_rate) -> tuple[np.ndarray, list, dict]:
     """The vocals: lead (sung or a sampled voice), maybe doubled, maybe backing vocals. Returns the stereo stem
-    before production, the lead's phrases (for the lead in "other") and a description."""
-    singer = draw_singer(rng, style)
+    before production, the lead's phrases (for the lead in "other") and a description.
+
+    Used by: helpers.soundfont.make_song
+    """
+    singer = draw_singer(rng, style=style)
     low = singer["low"] + int(rng.integers(0, 5))
-    phrases = melody(plan, rng, low, rest_beats=(1, 1, 2, 2, 4))
+    phrases = melody(plan, rng, low=low, rest_beats=(1, 1, 2, 2, 4))
     # Instrumental bars (an intro, breaks): the singer sits out whole bars, as in a real arrangement.
     bar_length = 4 * plan["beat"]
     tacet = {b for b in range(plan["n_bars"]) if rng.random() < (0.6 if b == 0 else 0.25)}
@@ -421,22 +457,23 @@ def vocal_stem(plan, rng, style, bank, sample_rate) -> tuple[np.ndarray, list, d
         notes = [(s + sum(d[:i]), s + sum(d[:i + 1]) * 0.98, p, int(rng.integers(85, 120)))
                  for s, ps, d in phrases for i, p in enumerate(ps)]
         program = int(rng.choice(VOICE_PROGRAMS))
-        stem += render_parts([{"program": program, "volume": 1.0, "notes": notes}], plan["duration"], bank,
-                             sample_rate)
+        stem += render_parts([{"program": program, "volume": 1.0, "notes": notes}], duration=plan["duration"],
+                             bank=bank, sample_rate=sample_rate)
         info["lead"] = f"GM {program}"
     else:
-        lead = sung_take(plan, rng, phrases, singer, sample_rate)
+        lead = sung_take(plan, rng, phrases, singer, sample_rate=sample_rate)
         stem += lead
         if rng.random() < 0.5:  # a doubled take, a little late and detuned, spread left and right
             double = sung_take(plan, rng, phrases, {**singer, "vibrato_rate": singer["vibrato_rate"] * 1.05},
-                               sample_rate, timing=0.015)
+                               sample_rate=sample_rate, timing=0.015)
             pan = rng.uniform(0.4, 0.8)
             stem += 0.45 * np.stack([double * np.cos((1 - pan) * np.pi / 4), double * np.sin((1 + pan) * np.pi / 4)])
             info["doubled"] = True
     backing = rng.random()
     if backing < 0.3:  # a harmony line a third above (in the key, approximately: 3 or 4 semitones)
         third = int(rng.choice([3, 4]))
-        harmony = sung_take(plan, rng, phrases, draw_singer(rng, style), sample_rate, transpose=third, timing=0.01)
+        harmony = sung_take(plan, rng, phrases, draw_singer(rng, style=style), sample_rate=sample_rate,
+                            transpose=third, timing=0.01)
         pan = float(rng.choice([-1, 1])) * rng.uniform(0.3, 0.7)
         angle = (pan + 1) * np.pi / 4
         stem += 0.35 * np.stack([np.cos(angle) * harmony, np.sin(angle) * harmony])
@@ -448,7 +485,7 @@ def vocal_stem(plan, rng, style, bank, sample_rate) -> tuple[np.ndarray, list, d
             for p in synth.chord_pitches(plan, bar, octave_root=int(rng.choice([55, 60]))):
                 notes.append((start, start + sum(durations), int(p), int(rng.integers(50, 80))))
         choir = render_parts([{"program": int(rng.choice((52, 53))), "volume": 0.7, "notes": notes}],
-                             plan["duration"], bank, sample_rate)
+                             duration=plan["duration"], bank=bank, sample_rate=sample_rate)
         stem += 0.5 * choir
         info["backing"] = "choir"
     return stem, phrases, info
@@ -457,8 +494,10 @@ def vocal_stem(plan, rng, style, bank, sample_rate) -> tuple[np.ndarray, list, d
 # ----------------------------------------------------------------------------------------------- production
 
 
-def produce(stem: np.ndarray, rng, role: str, style: str, sample_rate: int) -> np.ndarray:
+def produce(stem: np.ndarray, rng, *, role: str, style: str, sample_rate: int) -> np.ndarray:
     """Per-stem production with pedalboard: high-pass, random EQ, compression, and reverb (delay on some vocals).
+
+    Used by: helpers.soundfont.make_song
 
     Parameters
     ----------
@@ -492,7 +531,7 @@ def produce(stem: np.ndarray, rng, role: str, style: str, sample_rate: int) -> n
     return pb.Pedalboard(chain)(np.ascontiguousarray(stem, dtype=np.float32), float(sample_rate))
 
 
-def bus_gain(mixture: np.ndarray, sample_rate: int, threshold_db: float = -12.0, ratio: float = 3.0,
+def bus_gain(mixture: np.ndarray, sample_rate: int, *, threshold_db: float = -12.0, ratio: float = 3.0,
              attack: float = 0.01, release: float = 0.15, ceiling: float = 0.95) -> np.ndarray:
     """One master-bus gain curve from the summed mix: a feed-forward compressor, then a look-ahead limiter.
 
@@ -501,6 +540,8 @@ def bus_gain(mixture: np.ndarray, sample_rate: int, threshold_db: float = -12.0,
     filters. The limiter then lowers the gain wherever the compressed mix would peak above ``ceiling``, taking the
     minimum over a 5-ms look-ahead window and smoothing it, so the result never exceeds the ceiling. Multiplying
     every stem by the same curve keeps ``mixture == sum(stems)``.
+
+    Used by: helpers.soundfont.make_song
 
     Parameters
     ----------
@@ -544,9 +585,11 @@ def _active_rms(stem):
     return float(np.sqrt(np.mean(stem[:, active] ** 2))) if active.any() else 0.0
 
 
-def make_song(seed: int, index: int, subset: str = "train", duration: float = 10.0,
+def make_song(seed: int, index: int, subset: str = "train", *, duration: float = 10.0,
               sample_rate: int = DATASET_SAMPLE_RATE, style: str | None = None) -> tuple[dict, dict]:
     """Render and produce one song: four stems and their mixture, like :func:`helpers.synth.make_song`.
+
+    Used by: helpers.synth
 
     Parameters
     ----------
@@ -584,18 +627,19 @@ def make_song(seed: int, index: int, subset: str = "train", duration: float = 10
         raise ParameterError(f"cannot render {style!r} songs: {reason}")
     bank = find_bank(style)
     rng = np.random.default_rng([seed, 10 + ("train", "test", "heldout").index(subset), index])
-    plan = synth.plan_song(rng, duration)
-    vocals, phrases, vocal_info = vocal_stem(plan, rng, style, bank, sample_rate)
+    plan = synth.plan_song(rng, duration=duration)
+    vocals, phrases, vocal_info = vocal_stem(plan, rng, style=style, bank=bank, sample_rate=sample_rate)
     other_parts = [chord_part(plan, rng)]
     if rng.random() < 0.7:
         other_parts.append(riff_part(plan, rng))
     if rng.random() < 0.7:
         other_parts.append(lead_part(plan, rng, phrases))
-    parts = {"drums": [drum_part(plan, rng, style)], "bass": [bass_part(plan, rng)], "other": other_parts}
-    dry = {"vocals": vocals, **{name: render_parts(p, duration, bank, sample_rate) for name, p in parts.items()}}
+    parts = {"drums": [drum_part(plan, rng, style=style)], "bass": [bass_part(plan, rng)], "other": other_parts}
+    dry = {"vocals": vocals, **{name: render_parts(p, duration=duration, bank=bank, sample_rate=sample_rate)
+                                for name, p in parts.items()}}
     stems = {}
     for name in STEMS:  # produced, then set to its level: -20 dBFS active RMS for the vocals, LEVELS_DB for the rest
-        wet = produce(dry[name], rng, name, style, sample_rate).astype(np.float64)
+        wet = produce(dry[name], rng, role=name, style=style, sample_rate=sample_rate).astype(np.float64)
         rms = _active_rms(wet)
         level = 10 ** (rng.uniform(*LEVELS_DB[name]) / 20)
         stems[name] = wet * (0.1 * level / rms if rms > 0 else 0.0)

@@ -1,11 +1,13 @@
-"""Short-time Fourier transforms with the course's conventions (librosa underneath), framing and overlap-add.
+"""Short-time Fourier transforms with the course's conventions (NumPy and SciPy's FFT), framing and overlap-add.
 
 Conventions everywhere in the course: a Hann window (periodic, as in ``scipy.signal.get_window``),
 ``center=True`` with zero padding of ``n_fft // 2`` on both sides, and librosa's layout
 ``(..., n_bins, n_frames)`` with ``n_bins = n_fft // 2 + 1``. The defaults (``n_fft``, ``hop_length``, window)
-are :mod:`helpers.config`'s.
+are :mod:`helpers.config`'s. :func:`stft` and :func:`istft` are the course's own, written on ``scipy.fft``; they agree
+with ``librosa.stft`` and ``librosa.istft`` to float32 precision (tests/test_spectral.py). For magnitude and phase,
+and for frame/time conversions, use librosa's ``magphase``, ``frames_to_time`` and ``time_to_frames``.
 
-Taught in: notebooks/03_stft.ipynb (first used in notebooks/00_setup_check.ipynb)
+Taught in: notebooks/03_stft.ipynb (framing and overlap-add first in notebooks/02_waveform_fnn.ipynb)
 
 References
 ----------
@@ -28,6 +30,8 @@ from helpers.exceptions import ParameterError, check_int
 def check_frame_params(n_fft, hop_length) -> tuple[int, int]:
     """Check an STFT's frame settings: ``n_fft >= 2`` and ``0 < hop_length <= n_fft``, both integers.
 
+    Used by: helpers.data, helpers.models.base
+
     Returns
     -------
     n_fft, hop_length : int
@@ -44,9 +48,11 @@ def check_frame_params(n_fft, hop_length) -> tuple[int, int]:
     return n_fft, hop_length
 
 
-def stft_settings(sample_rate: int, n_fft: int | None = None, hop_length: int | None = None) -> tuple[int, int]:
+def stft_settings(sample_rate: int, *, n_fft: int | None = None, hop_length: int | None = None) -> tuple[int, int]:
     """The course's 46-ms frames at any rate: ``N_FFT`` scaled by ``sample_rate / SAMPLE_RATE`` to a power of two,
     and a quarter of it as the hop, unless given.
+
+    Used by: helpers.evaluation, helpers.classic
 
     Returns
     -------
@@ -66,7 +72,7 @@ def stft_settings(sample_rate: int, n_fft: int | None = None, hop_length: int | 
     return check_frame_params(n_fft, hop_length)
 
 
-def stft(audio: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, window: str = WINDOW) -> np.ndarray:
+def stft(audio: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, window: str = WINDOW) -> np.ndarray:
     """Compute the short-time Fourier transform of a signal, with librosa's conventions.
 
     ``X[k, m] = sum_n x[n + m H - n_fft / 2] w[n] exp(-2 pi i k n / n_fft)``: the signal is padded with ``n_fft // 2``
@@ -75,7 +81,8 @@ def stft(audio: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, wi
     ``librosa.stft`` to float32 precision (tests/test_spectral.py). The result is a view with frames last; the
     frames-first array beneath it is contiguous, which :func:`istft` uses without a copy.
 
-    Taught in: notebooks/03_stft.ipynb
+    Taught in: notebooks/03_stft.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb,
+    notebooks/05_unet_vocals_drums.ipynb
 
     Parameters
     ----------
@@ -110,6 +117,7 @@ def stft(audio: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, wi
 
 def istft(
     stft_matrix: np.ndarray,
+    *,
     hop_length: int = HOP_LENGTH,
     window: str = WINDOW,
     length: int | None = None,
@@ -163,7 +171,7 @@ def istft(
             audio[..., r:r + n_frames, :] += pieces[..., r, :]
         audio = audio.reshape(frames.shape[:-2] + (-1,))
     else:
-        audio = overlap_add(frames, hop_length)
+        audio = overlap_add(frames, hop_length=hop_length)
     audio *= _inverse_window_sum(window, n_fft, hop_length, n_frames)
     start = n_fft // 2  # the centring padding
     if length is None:
@@ -188,76 +196,12 @@ def _window(window: str, n_fft: int) -> np.ndarray:
 def _inverse_window_sum(window: str, n_fft: int, hop_length: int, n_frames: int) -> np.ndarray:
     """1 / the overlap-added squared window, 0 where that sum is (nearly) zero, as librosa.istft treats it."""
     squared = _window(window, n_fft).astype(np.float64) ** 2
-    total = overlap_add(np.tile(squared, (n_frames, 1)), hop_length)
+    total = overlap_add(np.tile(squared, (n_frames, 1)), hop_length=hop_length)
     tiny = np.finfo(np.float32).tiny
     return np.where(total > tiny, 1.0 / np.maximum(total, tiny), 0.0).astype(np.float32)
 
 
-def magphase(stft_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split an STFT into magnitude and phase, so that ``stft_matrix == magnitude * phase``.
-
-    Taught in: notebooks/03_stft.ipynb
-
-    Parameters
-    ----------
-    stft_matrix : np.ndarray [shape=(..., n_bins, n_frames), dtype=complex]
-
-    Returns
-    -------
-    magnitude : np.ndarray [shape=stft_matrix.shape], float, >= 0
-    phase : np.ndarray [shape=stft_matrix.shape], complex, unit modulus
-        ``exp(1j * angle)``; where the magnitude is 0 the phase is 1 (angle 0), as in ``librosa.magphase``.
-    """
-    stft_matrix = np.asarray(stft_matrix)
-    magnitude = np.abs(stft_matrix)
-    safe = np.where(magnitude > 0, magnitude, 1.0)
-    phase = np.where(magnitude > 0, stft_matrix / safe, 1.0 + 0.0j).astype(stft_matrix.dtype)
-    return magnitude, phase
-
-
-def frames_to_seconds(frames, sample_rate: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH):
-    """Convert frame indices to the times (s) of their centres (``center=True`` STFT).
-
-    Parameters
-    ----------
-    frames : int or np.ndarray
-    sample_rate : int > 0
-        In Hz.
-    hop_length : int > 0
-        In samples.
-
-    Returns
-    -------
-    seconds : float or np.ndarray
-        ``frames * hop_length / sample_rate``, as ``librosa.frames_to_time``.
-    """
-    check_int("sample_rate", sample_rate)
-    check_int("hop_length", hop_length)
-    return np.asarray(frames) * hop_length / sample_rate
-
-
-def seconds_to_frames(seconds, sample_rate: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH):
-    """Convert times (s) to the index of the frame whose centre is at or before them.
-
-    Parameters
-    ----------
-    seconds : float or np.ndarray
-    sample_rate : int > 0
-        In Hz.
-    hop_length : int > 0
-        In samples.
-
-    Returns
-    -------
-    frames : int or np.ndarray of int
-        ``floor(seconds * sample_rate / hop_length)``, as ``librosa.time_to_frames``.
-    """
-    check_int("sample_rate", sample_rate)
-    check_int("hop_length", hop_length)
-    return np.floor(np.asarray(seconds) * sample_rate / hop_length).astype(int)
-
-
-def frame_signal(audio: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
+def frame_signal(audio: np.ndarray, *, frame_length: int, hop_length: int) -> np.ndarray:
     """Cut a signal into overlapping frames (no padding: frames that would run past the end are dropped).
 
     The first step of the STFT, and how notebook 02 feeds waveforms to a network. Agrees with
@@ -291,11 +235,12 @@ def frame_signal(audio: np.ndarray, frame_length: int, hop_length: int) -> np.nd
     return audio[index]
 
 
-def overlap_add(frames: np.ndarray, hop_length: int) -> np.ndarray:
+def overlap_add(frames: np.ndarray, *, hop_length: int) -> np.ndarray:
     """Sum frames back into a signal, each shifted by ``hop_length`` from the last (overlap-add).
 
     With a window ``w`` whose shifted copies sum to 1 (e.g. a periodic Hann at ``hop_length = frame_length / 2``),
-    ``overlap_add(w * frame_signal(x))`` gives back ``x`` away from the edges.
+    ``overlap_add(w * frame_signal(x, frame_length=n, hop_length=n // 2), hop_length=n // 2)`` gives back ``x`` away
+    from the edges.
 
     Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/03_stft.ipynb
 

@@ -37,7 +37,9 @@ import argparse
 import functools
 import itertools
 import json
+import shutil
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -61,15 +63,20 @@ VOWELS = {"a": (750, 1200, 2600), "e": (500, 1850, 2600), "i": (320, 2300, 3000)
 
 
 def midi_to_hz(midi):
-    """Convert MIDI note numbers to frequency in Hz (A4 = MIDI 69 = 440 Hz)."""
+    """Convert MIDI note numbers to frequency in Hz (A4 = MIDI 69 = 440 Hz).
+
+    Used by: helpers.checkers
+    """
     return 440.0 * 2.0 ** ((np.asarray(midi, dtype=float) - 69) / 12)
 
 
 # ----------------------------------------------------------------------------------------------- song plan
 
 
-def plan_song(rng: np.random.Generator, duration: float) -> dict:
+def plan_song(rng: np.random.Generator, *, duration: float) -> dict:
     """Draw the musical plan of one song: tempo, key, mode, progression, swing.
+
+    Used by: helpers.soundfont
 
     Parameters
     ----------
@@ -99,8 +106,11 @@ def plan_song(rng: np.random.Generator, duration: float) -> dict:
     }
 
 
-def chord_pitches(plan: dict, bar: int, octave_root: int = 48) -> np.ndarray:
-    """MIDI pitches of the triad for a bar: degrees 1-3-5 of the bar's scale degree, in the song's key."""
+def chord_pitches(plan: dict, bar: int, *, octave_root: int = 48) -> np.ndarray:
+    """MIDI pitches of the triad for a bar: degrees 1-3-5 of the bar's scale degree, in the song's key.
+
+    Used by: helpers.soundfont
+    """
     scale = SCALES[plan["mode"]]
     degree = plan["progression"][bar % len(plan["progression"])]
     notes = [degree + step for step in (0, 2, 4)]
@@ -165,8 +175,11 @@ def _drum_kit(rng, sample_rate):
     return {"kick": kick, "snare": snare, "hat": hat * 0.5, "open_hat": open_hat * 0.45, "crash": crash, "toms": toms}
 
 
-def render_drums(plan, rng, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
-    """Render the drum stem ``(2, n_samples)``: kick, snare, hats and cymbals with velocity, swing and fills."""
+def render_drums(plan, rng, *, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
+    """Render the drum stem ``(2, n_samples)``: kick, snare, hats and cymbals with velocity, swing and fills.
+
+    Used by: helpers.synth.make_song
+    """
     n = int(plan["duration"] * sample_rate)
     kit = _drum_kit(rng, sample_rate)
     pans = {"kick": 0.0, "snare": rng.uniform(-0.1, 0.1), "hat": rng.uniform(-0.5, 0.5), "crash": rng.uniform(-0.6, 0.6)}
@@ -213,8 +226,11 @@ def _pan(mono: np.ndarray, pan: float) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------- bass
 
 
-def render_bass(plan, rng, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
-    """Render the bass stem as ``(2, n_samples)``: chord roots, fifths and octaves in a rhythm, below ~300 Hz."""
+def render_bass(plan, rng, *, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
+    """Render the bass stem as ``(2, n_samples)``: chord roots, fifths and octaves in a rhythm, below ~300 Hz.
+
+    Used by: helpers.synth.make_song
+    """
     n = int(plan["duration"] * sample_rate)
     track = np.zeros(n)
     eighth = plan["beat"] / 2
@@ -288,8 +304,11 @@ def _pluck_note(f, length, sample_rate, rng):
     return sps.lfilter([1.0], a, excitation) * 0.6
 
 
-def render_other(plan, rng, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
-    """Render the "other" stem as ``(2, n_samples)``: chords and arpeggios (piano, pad or plucked strings)."""
+def render_other(plan, rng, *, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
+    """Render the "other" stem as ``(2, n_samples)``: chords and arpeggios (piano, pad or plucked strings).
+
+    Used by: helpers.synth.make_song
+    """
     n = int(plan["duration"] * sample_rate)
     out = np.zeros((2, n))
     instruments = [_piano_note, _pad_note, _pluck_note]
@@ -312,7 +331,8 @@ def render_other(plan, rng, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
     arp_track = np.zeros(n)
     step = plan["beat"] / rng.choice([2, 4])
     for bar in range(plan["n_bars"]):
-        pitches = np.concatenate([chord_pitches(plan, bar, 60), chord_pitches(plan, bar, 72)[:1]])
+        pitches = np.concatenate([chord_pitches(plan, bar, octave_root=60),
+                                  chord_pitches(plan, bar, octave_root=72)[:1]])
         order = rng.permutation(len(pitches)) if rng.random() < 0.5 else np.arange(len(pitches))
         for i in range(int(round(bar_length / step))):
             if rng.random() < 0.15:
@@ -336,9 +356,11 @@ def _formant_gain(freqs: np.ndarray, formants: np.ndarray) -> np.ndarray:
     return gain + 0.02
 
 
-def sing(pitches, durations, vowels, sample_rate=DATASET_SAMPLE_RATE, rng=None, breathiness=0.03,
+def sing(pitches, durations, vowels, *, sample_rate=DATASET_SAMPLE_RATE, rng=None, breathiness=0.03,
          singer: dict | None = None) -> np.ndarray:
     """Sing a phrase with a source–filter voice: harmonic glottal source, vibrato, jitter, vowel formants.
+
+    Used by: helpers.soundfont
 
     Parameters
     ----------
@@ -362,8 +384,6 @@ def sing(pitches, durations, vowels, sample_rate=DATASET_SAMPLE_RATE, rng=None, 
     -------
     phrase : np.ndarray [shape=(n_samples,)]
         ``n_samples = round(sum(durations) * sample_rate)``.
-
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
     """
     rng = rng if rng is not None else np.random.default_rng(0)
     counts = [int(round(d * sample_rate)) for d in durations]
@@ -415,11 +435,13 @@ def sing(pitches, durations, vowels, sample_rate=DATASET_SAMPLE_RATE, rng=None, 
     return voice * env + aspiration * env + consonants
 
 
-def render_vocals(plan, rng, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
+def render_vocals(plan, rng, *, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
     """Render the vocal stem as ``(2, n_samples)``: phrases of a melody in the key, with breaths and silences.
 
     Phrases last one or two bars and are followed by at least half a bar of rest, so about a third of the
     song has no voice.
+
+    Used by: helpers.synth.make_song
     """
     n = int(plan["duration"] * sample_rate)
     track = np.zeros(n)
@@ -448,7 +470,8 @@ def render_vocals(plan, rng, sample_rate=DATASET_SAMPLE_RATE) -> np.ndarray:
         b, a = sps.butter(2, [600 / (sample_rate / 2), 4000 / (sample_rate / 2)], "band")
         breath = sps.lfilter(b, a, rng.standard_normal(breath_len)) * np.hanning(breath_len) * 0.06
         _place(track, t - 0.3, breath, sample_rate)
-        _place(track, t, sing(pitches, durations, vowels, sample_rate, rng) * rng.uniform(0.7, 0.9), sample_rate)
+        _place(track, t, sing(pitches, durations, vowels, sample_rate=sample_rate, rng=rng) * rng.uniform(0.7, 0.9),
+               sample_rate)
         t += phrase_beats * plan["beat"] + float(rng.choice([2, 3, 4, 4, 6])) * plan["beat"]
     return _pan(track, rng.uniform(-0.15, 0.15))
 
@@ -463,9 +486,11 @@ def _level(stem: np.ndarray, target_rms_db: float) -> np.ndarray:
     return stem if rms == 0 else stem * (10 ** (target_rms_db / 20) / rms)
 
 
-def make_song(seed: int, index: int, subset: str = "train", duration: float = 10.0,
+def make_song(seed: int, index: int, subset: str = "train", *, duration: float = 10.0,
               sample_rate: int = DATASET_SAMPLE_RATE) -> tuple[dict, dict]:
     """Synthesise one song: four stems and their mixture.
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
 
     Parameters
     ----------
@@ -496,12 +521,12 @@ def make_song(seed: int, index: int, subset: str = "train", duration: float = 10
     if subset not in ("train", "test"):
         raise ParameterError(f"subset={subset!r} must be 'train' or 'test'")
     rng = np.random.default_rng([seed, {"train": 0, "test": 1}[subset], index])
-    plan = plan_song(rng, duration)
+    plan = plan_song(rng, duration=duration)
     stems = {
-        "vocals": _level(render_vocals(plan, rng, sample_rate), rng.uniform(-20, -15)),
-        "drums": _level(render_drums(plan, rng, sample_rate), rng.uniform(-22, -16)),
-        "bass": _level(render_bass(plan, rng, sample_rate), rng.uniform(-22, -17)),
-        "other": _level(render_other(plan, rng, sample_rate), rng.uniform(-24, -18)),
+        "vocals": _level(render_vocals(plan, rng, sample_rate=sample_rate), rng.uniform(-20, -15)),
+        "drums": _level(render_drums(plan, rng, sample_rate=sample_rate), rng.uniform(-22, -16)),
+        "bass": _level(render_bass(plan, rng, sample_rate=sample_rate), rng.uniform(-22, -17)),
+        "other": _level(render_other(plan, rng, sample_rate=sample_rate), rng.uniform(-24, -18)),
     }
     peak = np.max(np.abs(sum(stems.values())))
     gain = 0.9 / peak if peak > 0.9 else 1.0
@@ -515,12 +540,14 @@ def make_song(seed: int, index: int, subset: str = "train", duration: float = 10
     return audio, plan
 
 
-def make_duet(seed: int, index: int, subset: str = "train", duration: float = 8.0,
+def make_duet(seed: int, index: int, subset: str = "train", *, duration: float = 8.0,
               sample_rate: int = DATASET_SAMPLE_RATE) -> tuple[dict, dict]:
     """Synthesise one piano + violin duet (for the waveform FNN of notebook 02).
 
     The piano plays the chords of a progression; the violin (a bowed, vibrato harmonic tone through fixed body
     resonances) plays a melody above it.
+
+    Used by: helpers.synth (the duets of notebook 02, written with the songs)
 
     Parameters
     ----------
@@ -538,12 +565,13 @@ def make_duet(seed: int, index: int, subset: str = "train", duration: float = 8.
     if subset not in ("train", "test"):
         raise ParameterError(f"subset={subset!r} must be 'train' or 'test'")
     rng = np.random.default_rng([seed, 2 + {"train": 0, "test": 1}[subset], index])
-    plan = plan_song(rng, duration)
+    plan = plan_song(rng, duration=duration)
     n = int(duration * sample_rate)
     piano = np.zeros(n)
     bar_length = 4 * plan["beat"]
     for bar in range(plan["n_bars"]):
-        pitches = np.concatenate([[chord_pitches(plan, bar, 36)[0]], chord_pitches(plan, bar, 48)])
+        pitches = np.concatenate([[chord_pitches(plan, bar, octave_root=36)[0]],
+                                  chord_pitches(plan, bar, octave_root=48)])
         n_hits = int(rng.choice([1, 2, 4]))
         for hit in range(n_hits):
             for p in pitches:
@@ -577,17 +605,14 @@ def make_duet(seed: int, index: int, subset: str = "train", duration: float = 8.
 
 def _write_track(job) -> str:
     """Write one song's stems, atomically: into a temporary folder beside the set, then renamed into place."""
-    import shutil
-    import tempfile
-
     kind, seed, index, subset, duration, sample_rate, folder = job
     if kind == "soundfont":
-        from helpers import soundfont
+        from helpers import soundfont  # here, not at the top: helpers.soundfont imports this module
 
         make = soundfont.make_song
     else:
         make = make_song if kind == "numpy" else make_duet
-    signals, plan = make(seed, index, subset, duration, sample_rate)
+    signals, plan = make(seed, index, subset, duration=duration, sample_rate=sample_rate)
     track_dir = Path(folder) / ("test" if subset == "heldout" else subset) / plan["name"]
     (Path(folder) / _PARTIAL).mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(dir=Path(folder) / _PARTIAL))
@@ -618,8 +643,6 @@ def _build(root: Path, settings: dict, *, exact: bool, force: bool, workers: int
     Song ``i`` of a subset depends only on the seed, the engine and the other non-count settings, so a set whose
     non-count settings match is extended (and, when ``exact``, trimmed) rather than rebuilt.
     """
-    import shutil
-
     from tqdm.auto import tqdm
 
     settings_file = root / "settings.json"
@@ -666,7 +689,7 @@ def _build(root: Path, settings: dict, *, exact: bool, force: bool, workers: int
     return root
 
 
-def generate(root=None, n_train: int = 100, n_test: int = 10, duration: float = 10.0, seed: int = 0,
+def generate(root=None, *, n_train: int = 100, n_test: int = 10, duration: float = 10.0, seed: int = 0,
              n_duets_train: int = 20, n_duets_test: int = 5, duet_duration: float = 8.0,
              sample_rate: int = DATASET_SAMPLE_RATE, workers: int = 2, force: bool = False,
              progress: bool = True, engine: str = "auto", n_heldout: int = 10, at_least: bool = False) -> Path:
@@ -683,7 +706,7 @@ def generate(root=None, n_train: int = 100, n_test: int = 10, duration: float = 
     **held-out split** is also written, ``root/heldout/test``: songs from another bank, other singers and other
     effect settings (:func:`helpers.data.load_tracks` with ``subset="heldout"``). The duets are always NumPy.
 
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+    Used by: helpers.train, benchmarks/run.py
 
     Parameters
     ----------
@@ -749,7 +772,7 @@ def generate(root=None, n_train: int = 100, n_test: int = 10, duration: float = 
     return _build(root, settings, exact=not at_least, force=force, workers=workers, progress=progress)
 
 
-def ensure(n_train: int = 0, n_test: int = 0, n_heldout: int = 0, n_duets_train: int = 0, n_duets_test: int = 0,
+def ensure(*, n_train: int = 0, n_test: int = 0, n_heldout: int = 0, n_duets_train: int = 0, n_duets_test: int = 0,
            root=None, progress: bool = True) -> Path:
     """Make sure the course's set holds at least its first songs of each subset, writing only the missing ones.
 
@@ -758,7 +781,9 @@ def ensure(n_train: int = 0, n_test: int = 0, n_heldout: int = 0, n_duets_train:
     The songs are :func:`generate`'s, with its defaults (10-s songs at 44.1 kHz, seed 0, the engine that can run):
     song ``i`` is the same file whichever call wrote it. A set with other settings is rebuilt.
 
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb, notebooks/02_waveform_fnn.ipynb, notebooks/03_stft.ipynb,
+    notebooks/04_masks_and_spectrogram_fnn.ipynb, notebooks/05_unet_vocals_drums.ipynb,
+    notebooks/06_separate_your_song.ipynb, notebooks/07_time_domain.ipynb
 
     Parameters
     ----------
@@ -779,7 +804,7 @@ def ensure(n_train: int = 0, n_test: int = 0, n_heldout: int = 0, n_duets_train:
     ParameterError
         If a count is negative.
     """
-    return generate(root, n_train, n_test, n_duets_train=n_duets_train, n_duets_test=n_duets_test,
+    return generate(root, n_train=n_train, n_test=n_test, n_duets_train=n_duets_train, n_duets_test=n_duets_test,
                     progress=progress, n_heldout=n_heldout, at_least=True)
 
 
@@ -791,6 +816,8 @@ def choose_engine(engine: str = "auto") -> str:
 
     ``"auto"`` picks the SoundFont engine when its renderer and training bank are installed, and otherwise prints
     one line saying what is missing and that the NumPy synthesizer is used instead.
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
 
     Raises
     ------
@@ -812,7 +839,7 @@ def choose_engine(engine: str = "auto") -> str:
     return "numpy"
 
 
-def demo_song(path, duration: float = 180.0, root=None, subset: str = "test") -> Path:
+def demo_song(path, *, duration: float = 180.0, root=None, subset: str = "test") -> Path:
     """Write a long mixture made of the generated songs' mixtures, one after another (and again from the first).
 
     For trying ``separate`` on a file of realistic length (the benchmarks use 3 and 10 minutes). Written block by
@@ -862,7 +889,10 @@ def demo_song(path, duration: float = 180.0, root=None, subset: str = "test") ->
 
 
 def main(argv=None) -> int:
-    """Command line: ``python -m helpers.synth [options]`` (also ``make data``)."""
+    """Command line: ``python -m helpers.synth [options]`` (also ``make data``).
+
+    Used by: helpers.synth (``python -m helpers.synth``), Makefile (``make data``)
+    """
     parser = argparse.ArgumentParser(
         prog="python -m helpers.synth",
         description="Generate the course's multitrack dataset (MUSDB18 layout), a held-out split and piano+violin duets. "
@@ -892,11 +922,12 @@ def main(argv=None) -> int:
                         help="length of the demo song in seconds (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        root = generate(args.root, args.n_train, args.n_test, args.duration, args.seed, args.n_duets_train,
-                        args.n_duets_test, args.duet_duration, args.sample_rate, args.workers, args.force,
-                        engine=args.engine, n_heldout=args.n_heldout)
+        root = generate(args.root, n_train=args.n_train, n_test=args.n_test, duration=args.duration, seed=args.seed,
+                        n_duets_train=args.n_duets_train, n_duets_test=args.n_duets_test,
+                        duet_duration=args.duet_duration, sample_rate=args.sample_rate, workers=args.workers,
+                        force=args.force, engine=args.engine, n_heldout=args.n_heldout)
         if args.demo_song is not None:
-            print(f"demo song written to {demo_song(args.demo_song, args.demo_seconds, root)}")
+            print(f"demo song written to {demo_song(args.demo_song, duration=args.demo_seconds, root=root)}")
     except ParameterError as exc:
         print(f"synth: error: {exc}", file=sys.stderr)
         return 2

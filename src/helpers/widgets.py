@@ -1,7 +1,8 @@
 """Listening and exploring in the notebook: player tables now, interactive widgets as the course grows.
 
-The logic behind every widget is a plain function (e.g. :func:`wav_bytes`), unit-tested without a browser;
-the widget only wires it to controls.
+The logic behind every widget is a plain function (e.g. :func:`mix_stems`, :func:`stft_view`), unit-tested without
+a browser; the widget only wires it to controls. Players' audio is encoded by :func:`helpers.audio.ogg_bytes` and
+:func:`helpers.audio.wav_bytes`.
 
 Taught in: notebooks/00_setup_check.ipynb, notebooks/01_waveforms_and_mixtures.ipynb
 """
@@ -13,75 +14,19 @@ import html
 import io
 
 import numpy as np
-import soundfile as sf
 
-from helpers.audio import validate_audio
+from helpers import evaluation, masks, spectral
+from helpers.audio import ogg_bytes, validate_audio, wav_bytes
 from helpers.config import HOP_LENGTH, N_FFT, SAMPLE_RATE, STEMS
 from helpers.exceptions import ParameterError
-
-
-def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
-    """Encode a signal as an in-memory 16-bit WAV file, clipping to [-1, 1] without normalising.
-
-    Players in the course never normalise, so a quiet estimate sounds quiet: loudness is part of what
-    the learner compares.
-
-    Parameters
-    ----------
-    audio : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)], float
-    sample_rate : int > 0
-        In Hz.
-
-    Returns
-    -------
-    wav : bytes
-        A complete RIFF/WAVE file.
-
-    Raises
-    ------
-    ParameterError
-        If ``audio`` is not valid audio or ``sample_rate`` is not positive.
-    """
-    return _encoded(audio, sample_rate, "WAV", "PCM_16")
-
-
-def _encoded(audio, sample_rate: int, file_format: str, subtype: str) -> bytes:
-    """Check a signal and encode it in memory, clipped to [-1, 1] and never normalised."""
-    validate_audio(audio)
-    if sample_rate <= 0:
-        raise ParameterError(f"sample_rate={sample_rate!r} must be positive")
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(audio, -1.0, 1.0).T, int(sample_rate), format=file_format, subtype=subtype)
-    return buffer.getvalue()
-
-
-def ogg_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
-    """Encode a signal as an in-memory Ogg Vorbis file, clipping to [-1, 1] without normalising.
-
-    About a tenth of the size of a 16-bit WAV at the quality players need, so notebooks full of players stay small.
-
-    Parameters
-    ----------
-    audio : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)], float
-    sample_rate : int > 0
-        In Hz.
-
-    Returns
-    -------
-    ogg : bytes
-
-    Raises
-    ------
-    ParameterError
-        If ``audio`` is not valid audio or ``sample_rate`` is not positive.
-    """
-    return _encoded(audio, sample_rate, "OGG", "VORBIS")
 
 
 def players(signals: dict, sample_rate: int):
     """A labelled table of audio players: one row per signal with its name, duration and channels.
 
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+    Taught in: notebooks/00_setup_check.ipynb, notebooks/01_waveforms_and_mixtures.ipynb,
+    notebooks/02_waveform_fnn.ipynb, notebooks/03_stft.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb,
+    notebooks/05_unet_vocals_drums.ipynb, notebooks/06_separate_your_song.ipynb, notebooks/07_time_domain.ipynb
 
     Parameters
     ----------
@@ -123,10 +68,12 @@ def players(signals: dict, sample_rate: int):
     return HTML(f"<table class='players'>{header}{''.join(rows)}</table>")
 
 
-def mix_stems(stems: dict, gains_db: dict | None = None, muted=(), soloed=()) -> np.ndarray:
+def mix_stems(stems: dict, *, gains_db: dict | None = None, muted=(), soloed=()) -> np.ndarray:
     """Sum stems with per-stem gains, mutes and solos: the mixer widget's audio.
 
     With no gains, mutes or solos the result is the plain sum, i.e. the mixture.
+
+    Used by: helpers.widgets.mixer
 
     Parameters
     ----------
@@ -165,7 +112,7 @@ def mix_stems(stems: dict, gains_db: dict | None = None, muted=(), soloed=()) ->
 def mixer(stems: dict, sample_rate: int):
     """A multitrack mixer: a gain slider (dB) and mute/solo per stem; the sum is re-rendered and played.
 
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb, notebooks/06_separate_your_song.ipynb
 
     Parameters
     ----------
@@ -192,7 +139,7 @@ def mixer(stems: dict, sample_rate: int):
     status = w.Label()
 
     def update(_=None):
-        mix = mix_stems(stems, {n: s.value for n, s in gains.items()},
+        mix = mix_stems(stems, gains_db={n: s.value for n, s in gains.items()},
                         muted=[n for n, b in mutes.items() if b.value], soloed=[n for n, b in solos.items() if b.value])
         peak = float(np.max(np.abs(mix)))
         status.value = f"peak {20 * np.log10(max(peak, 1e-9)):+.1f} dBFS" + ("  (clipping!)" if peak > 1 else "")
@@ -206,9 +153,11 @@ def mixer(stems: dict, sample_rate: int):
     return box
 
 
-def stft_view(audio: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, window: str = "hann",
+def stft_view(audio: np.ndarray, sample_rate: int, *, n_fft: int, hop_length: int, window: str = "hann",
               top_db: float = 80.0) -> dict:
     """Everything the STFT explorer shows for one setting: dB spectrogram, resolutions, reconstruction and its SNR.
+
+    Used by: helpers.widgets.stft_explorer
 
     Parameters
     ----------
@@ -231,8 +180,6 @@ def stft_view(audio: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, 
         ``snr_db`` (reconstruction SNR, dB; far below ~60 dB means the window/hop pair breaks NOLA, or, at hops
         above ``n_fft / 2``, that the signal's last samples are covered by too few frames).
     """
-    from helpers import spectral
-
     validate_audio(audio)
     if audio.ndim != 1:
         raise ParameterError(f"audio must be mono (n_samples,), got shape={audio.shape}")
@@ -287,7 +234,8 @@ def stft_explorer(excerpts: dict, sample_rate: int):
         nonlocal image
         audio = excerpts[excerpt.value]
         hop = max(1, int(round(n_fft.value / hop_fraction.value)))
-        view = stft_view(audio, sample_rate, n_fft.value, hop, window.value, top_db.value)
+        view = stft_view(audio, sample_rate, n_fft=n_fft.value, hop_length=hop, window=window.value,
+                         top_db=top_db.value)
         extent = [0, audio.shape[-1] / sample_rate, 0, sample_rate / 2]
         if image is None:
             image = ax.imshow(view["magnitude_db"], origin="lower", aspect="auto", cmap="magma", extent=extent)
@@ -302,9 +250,7 @@ def stft_explorer(excerpts: dict, sample_rate: int):
         info.value = (f"frame {view['frame_ms']:.1f} ms · hop {view['hop_ms']:.1f} ms · bin spacing "
                       f"{view['bin_hz']:.1f} Hz · reconstruction SNR <b>{view['snr_db']:.1f} dB</b>")
         player.value = wav_bytes(view["reconstruction"], sample_rate)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-        picture.value = buffer.getvalue()
+        picture.value = _png(figure)
         return view
 
     for control in (excerpt, n_fft, hop_fraction, window, top_db):
@@ -315,7 +261,14 @@ def stft_explorer(excerpts: dict, sample_rate: int):
     return box
 
 
-def track_picker(tracks, stems=STEMS):
+def _png(figure) -> bytes:
+    """A matplotlib figure as PNG bytes, for an ``ipywidgets.Image`` (which every front end renders)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def track_picker(tracks, *, stems=STEMS):
     """A track menu over a player table of the chosen track's mixture and stems.
 
     Taught in: notebooks/01_waveforms_and_mixtures.ipynb
@@ -361,16 +314,18 @@ def track_picker(tracks, stems=STEMS):
 MASK_TYPES = ("IBM", "IRM1", "IRM2")
 
 
-def mask_lab_view(stems_stft: dict, mixture_stft: np.ndarray, references: dict, target: str, mask_type: str = "IRM1",
-                  exponent: float = 1.0, threshold: float = 0.0, sample_rate: int = SAMPLE_RATE,
-                  hop_length: int = HOP_LENGTH, with_sdr: bool = True) -> dict:
+def mask_lab_view(sources_stft: dict, mixture_stft: np.ndarray, references: dict, *, target: str,
+                  mask_type: str = "IRM1", exponent: float = 1.0, threshold: float = 0.0,
+                  sample_rate: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH, with_sdr: bool = True) -> dict:
     """Everything the mask lab shows for one setting: the mask, the estimate and its scores.
 
     The ideal mask of the chosen type is raised to ``exponent`` and, when ``threshold > 0``, binarised at it.
 
+    Used by: helpers.widgets.mask_lab
+
     Parameters
     ----------
-    stems_stft : dict[str, np.ndarray [shape=(n_bins, n_frames)]]
+    sources_stft : dict[str, np.ndarray [shape=(n_bins, n_frames)]]
         STFTs of all four stems (mono).
     mixture_stft : np.ndarray [shape=(n_bins, n_frames)]
     references : dict[str, np.ndarray [shape=(n_samples,)]]
@@ -395,14 +350,12 @@ def mask_lab_view(stems_stft: dict, mixture_stft: np.ndarray, references: dict, 
     ParameterError
         If ``target`` or ``mask_type`` is unknown, or ``exponent``/``threshold`` are out of range.
     """
-    from helpers import evaluation, masks
-
-    if target not in stems_stft:
-        raise ParameterError(f"target={target!r} is not one of {list(stems_stft)}")
+    if target not in sources_stft:
+        raise ParameterError(f"target={target!r} is not one of {list(sources_stft)}")
     if mask_type not in MASK_TYPES:
         raise ParameterError(f"mask_type={mask_type!r} must be one of {MASK_TYPES}")
-    ideal = masks.binary_masks(stems_stft) if mask_type == "IBM" else masks.ratio_masks(
-        stems_stft, power=1 if mask_type == "IRM1" else 2)
+    ideal = masks.binary_masks(sources_stft) if mask_type == "IBM" else masks.ratio_masks(
+        sources_stft, power=1 if mask_type == "IRM1" else 2)
     mask = masks.soft_mask(ideal[target], np.ones_like(ideal[target]), exponent=exponent,
                            threshold=threshold if threshold > 0 else None)
     n = references["mixture"].shape[-1]
@@ -418,7 +371,7 @@ def mask_lab_view(stems_stft: dict, mixture_stft: np.ndarray, references: dict, 
     return view
 
 
-def mask_lab(references: dict, sample_rate: int, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH):
+def mask_lab(references: dict, sample_rate: int, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH):
     """The mask lab: choose target, mask type, exponent and threshold; hear the estimate and see its scores.
 
     Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
@@ -439,10 +392,8 @@ def mask_lab(references: dict, sample_rate: int, n_fft: int = N_FFT, hop_length:
     import ipywidgets as w
     from matplotlib.figure import Figure
 
-    from helpers import spectral
-
     stems = [k for k in references if k != "mixture"]
-    stems_stft = {k: spectral.stft(references[k], n_fft=n_fft, hop_length=hop_length) for k in stems}
+    sources_stft = {k: spectral.stft(references[k], n_fft=n_fft, hop_length=hop_length) for k in stems}
     mixture_stft = spectral.stft(references["mixture"], n_fft=n_fft, hop_length=hop_length)
     target = w.Dropdown(options=stems, value=stems[0], description="target")
     mask_type = w.ToggleButtons(options=list(MASK_TYPES), value="IRM1", description="mask")
@@ -461,14 +412,13 @@ def mask_lab(references: dict, sample_rate: int, n_fft: int = N_FFT, hop_length:
     figure.colorbar(image, ax=ax, label="mask (white = keep)")
 
     def update(_=None):
-        view = mask_lab_view(stems_stft, mixture_stft, references, target.value, mask_type.value, exponent.value,
-                             threshold.value, sample_rate, hop_length)
+        view = mask_lab_view(sources_stft, mixture_stft, references, target=target.value, mask_type=mask_type.value,
+                             exponent=exponent.value, threshold=threshold.value, sample_rate=sample_rate,
+                             hop_length=hop_length)
         image.set_data(view["mask"])
         ax.set_title(f"{mask_type.value} for {target.value}, exponent {exponent.value:.2f}"
                      + (f", threshold {threshold.value:.2f}" if threshold.value > 0 else ""))
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-        picture.value = buffer.getvalue()
+        picture.value = _png(figure)
         scores.value = f"SDR <b>{view['sdr']:.2f} dB</b> · SI-SDR {view['si_sdr']:.2f} dB"
         player.value = wav_bytes(view["estimate"], sample_rate)
         return view
