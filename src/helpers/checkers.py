@@ -3,12 +3,18 @@
 A checker never raises on a wrong or missing answer (``None`` means "not attempted yet"), so a notebook runs top
 to bottom before the learner has solved anything.
 
-Taught in: notebooks/01_waveforms_and_mixtures.ipynb to notebooks/07_time_domain.ipynb
+Taught in: notebooks/00_setup_check.ipynb, notebooks/01_waveforms_and_mixtures.ipynb, notebooks/02_waveform_fnn.ipynb,
+notebooks/03_stft.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb, notebooks/05_unet_vocals_drums.ipynb,
+notebooks/06_separate_your_song.ipynb, notebooks/07_time_domain.ipynb
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from helpers import spectral, synth
+from helpers.evaluation import si_sdr
+from helpers.segments import segment_starts
 
 
 def _report(ok: bool, what: str, detail: str = "") -> bool:
@@ -31,6 +37,8 @@ def _compare(answer, expected, what: str, atol: float, rtol: float = 0.0) -> boo
 def check_mixture(mixture, stems: dict) -> bool:
     """Exercise (01): build the mixture from its stems.
 
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
     Parameters
     ----------
     mixture : np.ndarray [shape=(n_channels, n_samples)] or None
@@ -46,6 +54,8 @@ def check_mixture(mixture, stems: dict) -> bool:
 
 def check_rms_db(levels, stems: dict) -> bool:
     """Exercise (01): the RMS level of each stem in dBFS, ``20 log10(sqrt(mean(x ** 2)))``, within 0.1 dB.
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
 
     Parameters
     ----------
@@ -65,15 +75,15 @@ def check_rms_db(levels, stems: dict) -> bool:
     return _report(worst <= 0.1, "RMS levels in dBFS", f"largest error {worst:.2f} dB")
 
 
-
 def check_si_sdr(value, reference: np.ndarray, estimate: np.ndarray) -> bool:
     """Exercise (02): SI-SDR of an estimate in dB, within 0.01 dB.
+
+    Taught in: notebooks/02_waveform_fnn.ipynb
 
     Returns
     -------
     ok : bool
     """
-    from helpers.evaluation import si_sdr
 
     if value is None:
         return _report(False, "SI-SDR", "no answer yet (the variable is None)")
@@ -83,6 +93,8 @@ def check_si_sdr(value, reference: np.ndarray, estimate: np.ndarray) -> bool:
 
 def check_resolution(bin_hz, frame_ms, n_fft: int, sample_rate: int) -> bool:
     """Exercise (03): frequency-bin spacing (Hz) and frame duration (ms) of an STFT, within 0.1 %.
+
+    Taught in: notebooks/03_stft.ipynb
 
     Returns
     -------
@@ -100,6 +112,8 @@ def check_stft(stft_matrix, audio: np.ndarray, n_fft: int, hop_length: int) -> b
 
     Compared with ``librosa.stft(center=False)``.
 
+    Taught in: notebooks/03_stft.ipynb
+
     Returns
     -------
     ok : bool
@@ -110,11 +124,11 @@ def check_stft(stft_matrix, audio: np.ndarray, n_fft: int, hop_length: int) -> b
     return _compare(stft_matrix, expected, "STFT by hand", atol=1e-6, rtol=1e-4)
 
 
-
-
 def check_bottleneck_shape(shape, n_bins: int = 512, n_frames: int = 128, depth: int = 5,
                            base_filters: int = 8) -> bool:
     """Exercise (05): the U-Net bottleneck's ``(n_bins, n_frames, channels)`` after ``depth`` stride-2 layers.
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
 
     Returns
     -------
@@ -130,6 +144,8 @@ def check_gain_share(share, table, method: str, target: str, oracle: str = "IRM1
     """Exercise (05): the share (in %) of the oracle's SDR gain over MIX that a method recovers, within 0.5 %.
 
     ``100 * (SDR_method - SDR_MIX) / (SDR_oracle - SDR_MIX)`` from a :class:`helpers.evaluation.ResultsTable`.
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
 
     Returns
     -------
@@ -147,15 +163,16 @@ def check_n_segments(n_segments, n_samples: int, segment_length: int, overlap_le
 
     The answer is the length of :func:`helpers.segments.segment_starts`.
 
+    Taught in: notebooks/06_separate_your_song.ipynb
+
     Returns
     -------
     ok : bool
     """
-    from helpers.segments import segment_starts
 
     if n_segments is None:
         return _report(False, "number of segments", "no answer yet (the variable is None)")
-    expected = len(segment_starts(n_samples, segment_length, overlap_length))
+    expected = len(segment_starts(n_samples, segment_length=segment_length, overlap_length=overlap_length))
     return _report(int(n_segments) == expected, "number of segments", f"you: {n_segments}")
 
 
@@ -163,6 +180,8 @@ def check_overlap_cost(extra_percent, overlap: float) -> bool:
     """Exercise (06): how much more model work (in %) an overlap costs than back-to-back segments, within 1 %.
 
     Segments advance by ``1 - overlap`` of their length, so there are ``1 / (1 - overlap)`` times as many.
+
+    Taught in: notebooks/06_separate_your_song.ipynb
 
     Returns
     -------
@@ -179,11 +198,13 @@ def check_receptive_field(function) -> bool:
     """Exercise (07): a function ``(n_levels, down_kernel, up_kernel) -> samples`` giving a Wave-U-Net's receptive
     field, checked against :func:`helpers.models.receptive_field` of real models of several sizes.
 
+    Taught in: notebooks/07_time_domain.ipynb
+
     Returns
     -------
     ok : bool
     """
-    from helpers import models
+    from helpers import models  # here, not at the top: it imports Keras (TensorFlow), too slow for notebook 01
 
     if function is None:
         return _report(False, "receptive field", "no answer yet (the variable is None)")
@@ -203,6 +224,8 @@ def check_scaled_stft_loss(value, gain: float) -> bool:
     < 1), within 0.01: spectral convergence ``1 - gain`` plus log-magnitude error ``|log gain|``, at every
     resolution alike.
 
+    Taught in: notebooks/07_time_domain.ipynb
+
     Returns
     -------
     ok : bool
@@ -217,11 +240,13 @@ def check_unet_parameters(count, depth: int = 6, base_filters: int = 8, targets=
     """Exercise (05): the number of trainable weights of a :func:`helpers.models.unet` with ``depth`` levels and
     ``base_filters`` filters, predicted before the model is built, checked against the built model's count.
 
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
     Returns
     -------
     ok : bool
     """
-    from helpers import models
+    from helpers import models  # here, not at the top: it imports Keras (TensorFlow), too slow for notebook 01
 
     if count is None:
         return _report(False, "U-Net parameter count", "no answer yet (the variable is None)")
@@ -240,13 +265,14 @@ def check_overlap_add(function) -> bool:
     of the frame: on random frames (so that the window and the division both matter) and on the frames of a
     signal, which must come back unchanged.
 
+    Taught in: notebooks/02_waveform_fnn.ipynb
+
     Returns
     -------
     ok : bool
     """
     import scipy.signal
 
-    from helpers import spectral
 
     what = "normalised overlap-add"
     if function is None:
@@ -256,9 +282,10 @@ def check_overlap_add(function) -> bool:
     for frame_length, hop_length in ((256, 128), (256, 64), (256, 96)):
         window = scipy.signal.get_window("hann", frame_length)
         for kind, frames in (("random frames", rng.standard_normal((12, frame_length))),
-                             ("the frames of a signal", spectral.frame_signal(signal, frame_length, hop_length))):
-            numerator = spectral.overlap_add(frames * window, hop_length)
-            denominator = spectral.overlap_add(np.tile(window, (len(frames), 1)), hop_length)
+                             ("the frames of a signal", spectral.frame_signal(signal, frame_length=frame_length,
+                                                                               hop_length=hop_length))):
+            numerator = spectral.overlap_add(frames * window, hop_length=hop_length)
+            denominator = spectral.overlap_add(np.tile(window, (len(frames), 1)), hop_length=hop_length)
             inner = slice(frame_length, len(numerator) - frame_length)
             expected = numerator[inner] / denominator[inner]
             try:
@@ -281,11 +308,13 @@ def check_fnn_n_params(function) -> bool:
     """Exercise (02): a function ``(frame_length, hidden, n_sources) -> int`` giving the parameter count of
     :func:`helpers.models.waveform_fnn` without building it, checked against Keras's count for several sizes.
 
+    Taught in: notebooks/02_waveform_fnn.ipynb
+
     Returns
     -------
     ok : bool
     """
-    from helpers import models
+    from helpers import models  # here, not at the top: it imports Keras (TensorFlow), too slow for notebook 01
 
     what = "parameter count of the waveform FNN"
     if function is None:
@@ -309,6 +338,8 @@ def check_predicted_rms_db(prediction_db, stems: dict) -> bool:
     """Exercise (01): the mixture's RMS level (dBFS) predicted from its stems' levels alone, assuming uncorrelated
     stems whose mean squares add: ``10 log10(sum_k mean(s_k ** 2))``, within 0.1 dB.
 
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
     Returns
     -------
     ok : bool
@@ -326,6 +357,8 @@ def check_synthesis_window(synthesis_window, n_fft: int, hop_length: int, window
     """Exercise (03): a synthesis window ``g`` for plain overlap-add (no division) after an STFT with the analysis
     window ``w``; exact when ``sum_m w[n - m H] g[n - m H] = 1`` for every ``n``, within 1e-6. One answer is
     ``g[n] = w[n] / sum_j w[n - j H] ** 2`` (scipy's canonical dual window, ``ShortTimeFFT.dual_win``).
+
+    Taught in: notebooks/03_stft.ipynb
 
     Returns
     -------
@@ -355,6 +388,8 @@ def check_percussive_mask(mask, magnitude: np.ndarray, kernel_size: int = 31, po
     ``H`` is the median over ``kernel_size`` frames (along time) of each bin, ``P`` the median over ``kernel_size``
     bins (along frequency) of each frame (``scipy.ndimage.median_filter``, mode ``"reflect"``), and the mask is
     ``P^p / (P^p + H^p)``, 0.5 where both are zero.
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 
     Parameters
     ----------
@@ -386,6 +421,8 @@ def check_best_gain(gain, reference: np.ndarray, mixture: np.ndarray) -> bool:
     ``SDR(c) = 10 log10(|s|^2 / |c x - s|^2)`` is largest where ``|c x - s|^2`` is smallest:
     ``c = <x, s> / <x, x>`` (all channels and samples together).
 
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+
     Parameters
     ----------
     gain : float or None
@@ -408,11 +445,12 @@ def check_midi_to_hz(function) -> bool:
     """Exercise (00): a function from MIDI note numbers to frequencies in Hz (A4 = MIDI 69 = 440 Hz, twelve equal
     semitones per octave), checked against :func:`helpers.synth.midi_to_hz` from MIDI 21 to 108 (a piano's range).
 
+    Taught in: notebooks/00_setup_check.ipynb
+
     Returns
     -------
     ok : bool
     """
-    from helpers import synth
 
     if function is None:
         return _report(False, "MIDI to Hz", "no answer yet (the variable is None)")
