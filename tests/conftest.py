@@ -94,12 +94,13 @@ TINY_UNET = dict(sample_rate=16000, n_fft=256, hop_length=64, n_frames=16, base_
 @pytest.fixture(scope="session")
 def tiny_training(small_dataset, tmp_path_factory):
     """A U-Net trained for two epochs at 16 kHz, n_fft 256, hop 64 through the public training function."""
-    from helpers import data, training
+    from helpers import data, models, training
 
     folder = tmp_path_factory.mktemp("unet")
     tracks = data.load_tracks("generated", "train", root=small_dataset)
-    model, history, seconds = training.train_unet(tracks[:1], tracks[1:], folder / "tiny.keras", epochs=2,
-                                                  batch_size=4, cache_dir=folder / "cache", verbose=0, **TINY_UNET)
+    settings = models.settings(models.unet(**TINY_UNET))
+    model, history, seconds = training.train(settings, tracks[:1], tracks[1:], folder / "tiny.keras", epochs=2,
+                                             batch_size=4, steps_per_epoch=5, augment=False, verbose=0)
     return folder, model, history
 
 

@@ -159,7 +159,7 @@ def stalled(monkeypatch):
     release = threading.Event()
     started = threading.Event()
 
-    def separate_file(song, paths, separator, progress=True, on_progress=None):
+    def separate_file(song, paths, separator, *, progress=True, on_progress=None):
         next(iter(paths.values())).write_bytes(b"partial")
         started.set()
         release.wait(60)

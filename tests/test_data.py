@@ -45,7 +45,7 @@ def test_load_tracks_musdb_reads_stem_mp4_files_like_musdb18(small_dataset, tmp_
     import stempeg
 
     song = data.load_tracks("generated", "test", small_dataset)[0]
-    arrays = data.track_arrays(song, ("drums", "bass", "other", "vocals"), sample_rate=None)
+    arrays = data.track_arrays(song, targets=("drums", "bass", "other", "vocals"), sample_rate=None)
     streams = np.stack([arrays[name].T for name in ("mixture", "drums", "bass", "other", "vocals")])
     (tmp_path / "test").mkdir()
     stempeg.write_stems(str(tmp_path / "test" / f"{song.name}.stem.mp4"), streams, sample_rate=song.rate,
@@ -53,7 +53,7 @@ def test_load_tracks_musdb_reads_stem_mp4_files_like_musdb18(small_dataset, tmp_
     monkeypatch.setenv("MUSDB_ROOT", str(tmp_path))
     [track] = data.load_tracks("musdb", "test")
     assert track.name == song.name and track.rate == song.rate
-    decoded = data.track_arrays(track, ("vocals", "drums"), sample_rate=None)
+    decoded = data.track_arrays(track, targets=("vocals", "drums"), sample_rate=None)
     for name in ("mixture", "vocals", "drums"):  # AAC is lossy and may shift by a frame: compare levels and shape
         reference = arrays[name][:, : decoded[name].shape[1]]
         assert abs(decoded[name].shape[1] - arrays[name].shape[1]) <= 2048
@@ -68,15 +68,17 @@ def test_load_duets(small_dataset):
     duet = duets[0]
     assert duet["mixture"].shape == duet["piano"].shape == (2, 3 * 44100)
     np.testing.assert_allclose(duet["mixture"], duet["piano"] + duet["violin"], atol=1e-6)
+    with pytest.raises(ParameterError, match="no held-out split"):
+        data.load_duets("heldout", root=small_dataset)
 
 
 def test_track_arrays_targets_and_accompaniment(tracks):
-    arrays = data.track_arrays(tracks[0], ("bass", "accompaniment"), sample_rate=22050)
-    assert arrays["sample_rate"] == 22050
+    arrays = data.track_arrays(tracks[0], targets=("bass", "accompaniment"), sample_rate=22050)
+    assert sorted(arrays) == ["accompaniment", "bass", "mixture"]  # arrays only: the caller knows the rate
     assert arrays["mixture"].shape == (2, 4 * 22050)
     np.testing.assert_allclose(arrays["bass"] + arrays["accompaniment"], arrays["mixture"], atol=1e-5)
     with pytest.raises(ParameterError, match="unknown target 'guitar'"):
-        data.track_arrays(tracks[0], ("guitar",))
+        data.track_arrays(tracks[0], targets=("guitar",))
 
 
 def test_model_layout_round_trip():
@@ -98,7 +100,7 @@ def test_cache_round_trips(cache, tracks):
     info = data.cache_info(cache)
     # 4 s at 22.05 kHz in segments of 63 hops of 256 samples: 6 segments, 2 channels each, 2 tracks.
     assert info["n_examples"] == 2 * 2 * 6 and info["shape"] == (513, 64)
-    arrays = data.track_arrays(tracks[0], ("vocals",))
+    arrays = data.track_arrays(tracks[0], targets=("vocals",))
     first = np.abs(data.spectral.stft(arrays["vocals"][0, : 63 * 256]))
     with h5py.File(cache, "r") as f:
         np.testing.assert_allclose(f["vocals"][0], first, rtol=1e-5, atol=1e-5)
@@ -118,23 +120,119 @@ def test_cache_reused_when_settings_match_rebuilt_otherwise(cache, tracks):
 
 
 def test_numpy_batches(cache):
-    batches = list(data.numpy_batches(cache, ("drums",), batch_size=10, shuffle=True, seed=1))
+    batches = list(data.numpy_batches(cache, targets=("drums",), batch_size=10, shuffle=True, seed=1))
     assert [b[0].shape[0] for b in batches] == [10, 10, 4]
     mixture, sources = batches[0]
     assert mixture.shape == (10, 513, 64, 1) and list(sources) == ["drums"]
     with pytest.raises(ParameterError, match="not in the cache"):
-        next(data.numpy_batches(cache, ("bass",)))
+        next(data.numpy_batches(cache, targets=("bass",)))
 
 
 def test_tf_dataset_shapes_and_dtypes(cache):
     import tensorflow as tf
 
-    dataset = data.tf_dataset(cache, ("vocals", "drums"), batch_size=8, seed=0)
+    dataset = data.tf_dataset(cache, targets=("vocals", "drums"), batch_size=8, seed=0)
     mixture, sources = next(iter(dataset))
     assert mixture.shape == (8, 513, 64, 1) and mixture.dtype == tf.float32
     assert sorted(sources) == ["drums", "vocals"]
     assert all(s.shape == (8, 513, 64, 1) and s.dtype == tf.float32 for s in sources.values())
     assert sum(int(m.shape[0]) for m, _ in dataset) == 24
+
+
+def test_context_windows_centre_and_padding():
+    magnitude = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)  # (channels, bins, frames)
+    windows = data.context_windows(magnitude, context=1)
+    assert windows.shape == (2, 5, 3, 3)
+    np.testing.assert_array_equal(windows[:, :, 1, :], np.swapaxes(magnitude, -1, -2))
+    np.testing.assert_array_equal(windows[0, 0, 0], 0)  # zero padding before the first frame
+    np.testing.assert_array_equal(windows[0, 1, 0], magnitude[0, :, 0])
+    with pytest.raises(ParameterError, match="context=-1"):
+        data.context_windows(magnitude, context=-1)
+
+
+def test_spectrogram_fnn_batches(small_dataset, tmp_path):
+    tracks = data.load_tracks("generated", "train", root=small_dataset)
+    cache = data.build_cache(tracks, tmp_path / "c.h5", targets=("vocals",), n_fft=64, hop_length=16, n_frames=32,
+                             sample_rate=4000, progress=False)
+    x, y = next(data.spectrogram_fnn_batches(cache, targets=("vocals",), context=1, segments_per_batch=2))
+    assert x.shape == (64, 3, 33) and y["vocals"].shape == (64, 33)
+
+
+def test_waveform_frames_frame_the_mixture_and_its_sources():
+    mixture = np.arange(10, dtype=np.float32)
+    x, y = data.waveform_frames(mixture, {"vocals": 2 * mixture}, frame_length=4, hop_length=2)
+    assert x.shape == (4, 4) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[1], [2, 3, 4, 5])
+    np.testing.assert_array_equal(y["vocals"], 2 * x)
+    assert data.waveform_frames(mixture, frame_length=4, hop_length=2)[1] is None
+
+
+def test_waveform_segments_are_consistent_remixes_and_reproducible(small_dataset):
+    tracks = data.load_tracks("generated", "train", root=small_dataset)
+    arrays = [data.track_arrays(t, targets=("vocals", "drums", "accompaniment"), sample_rate=8000) for t in tracks]
+    kwargs = dict(segment_length=2048, batch_size=4, n_batches=3, seed=1)
+    plain = data.WaveformSegments(arrays, ("vocals", "drums"), augment=False, **kwargs)
+    mixture, targets = plain[0]
+    assert len(plain) == 3 and mixture.shape == (4, 2048, 1) and set(targets) == {"vocals", "drums"}
+    assert np.abs(mixture - targets["vocals"] - targets["drums"]).max() > 0  # the accompaniment is in the mixture
+    plain.on_epoch_end()
+    np.testing.assert_array_equal(plain[0][0], mixture)  # validation repeats
+    remixed = data.WaveformSegments(arrays, ("vocals", "drums"), **kwargs)
+    first = remixed[0]
+    np.testing.assert_array_equal(first[0], remixed[0][0])  # the same batch, the same draw
+    assert not np.array_equal(first[0], mixture)  # random gains: not the recorded mixture
+    remixed.on_epoch_end()
+    assert not np.array_equal(first[0], remixed[0][0])  # a new epoch, new remixes
+    with pytest.raises(ParameterError, match="arrays is empty"):
+        data.WaveformSegments([], ("vocals",), **kwargs)
+
+
+def test_spectrogram_segments_remix_stems_across_songs_consistently(small_dataset):
+    from helpers import spectral
+    from helpers.config import STEMS
+
+    tracks = data.load_tracks("generated", "train", root=small_dataset)
+    arrays = [data.track_arrays(t, targets=STEMS, sample_rate=8000) for t in tracks]
+    kwargs = dict(n_fft=256, hop_length=64, n_frames=16, batch_size=4, n_batches=3, seed=2)
+    remixed = data.SpectrogramSegments(arrays, ("vocals", "accompaniment"), **kwargs)
+    mixture, stems = remixed.signals(0)
+    assert mixture.shape == (4, 15 * 64) and set(stems) == set(STEMS)
+    total = np.zeros_like(mixture)
+    for s in STEMS:
+        total += stems[s]
+    np.testing.assert_array_equal(mixture, total)  # the new mixture is exactly the sum of its stems
+    magnitude, targets = remixed[0]
+    assert magnitude.shape == (4, 129, 16, 1) and set(targets) == {"vocals", "accompaniment"}
+    np.testing.assert_allclose(magnitude[..., 0], np.abs(spectral.stft(mixture, n_fft=256, hop_length=64)),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(targets["accompaniment"][..., 0],
+                               np.abs(spectral.stft(mixture - stems["vocals"], n_fft=256, hop_length=64)),
+                               rtol=1e-4, atol=1e-5)
+    # Stems from different songs at different gains: no row is one song's real mixture.
+    real = {tuple(np.round(a["mixture"][c, :50], 6)) for a in arrays for c in range(2)}
+    assert not any(tuple(np.round(row[:50], 6)) in real for row in mixture)
+    np.testing.assert_array_equal(remixed.signals(0)[0], mixture)  # same epoch and batch, same draw
+    remixed.on_epoch_end()
+    assert not np.array_equal(remixed.signals(0)[0], mixture)
+    fixed = data.SpectrogramSegments(arrays, ("vocals",), augment=False, **kwargs)
+    plain, plain_stems = fixed.signals(1)
+    np.testing.assert_allclose(plain, sum(plain_stems[s] for s in STEMS), atol=1e-4)  # one song's real mixture
+    fixed.on_epoch_end()
+    np.testing.assert_array_equal(fixed.signals(1)[0], plain)  # validation repeats
+    with pytest.raises(ParameterError, match="lack"):
+        data.SpectrogramSegments([{"mixture": arrays[0]["mixture"]}], ("vocals",), **kwargs)
+
+
+def test_segments_from_tracks_read_the_models_settings(small_dataset):
+    from helpers import models
+
+    tracks = data.load_tracks("generated", "train", root=small_dataset)
+    settings = models.settings(models.unet(sample_rate=8000, n_fft=256, hop_length=64, n_frames=16, depth=2))
+    magnitude, targets = data.SpectrogramSegments.from_tracks(tracks, settings, batch_size=2, n_batches=1)[0]
+    assert magnitude.shape == (2, 129, 16, 1) and set(targets) == {"vocals", "drums"}
+    settings = models.settings(models.wave_unet(("bass",), sample_rate=8000, segment_length=1024, n_levels=2))
+    mixture, targets = data.WaveformSegments.from_tracks(tracks, settings, batch_size=3, n_batches=1)[0]
+    assert mixture.shape == (3, 1024, 1) and set(targets) == {"bass"}
 
 
 def test_musdb_previews_offline_fail_with_one_clear_line(monkeypatch):

@@ -78,17 +78,6 @@ def test_waveform_fnn_shapes():
         models.waveform_fnn(0)
 
 
-def test_context_windows_centre_and_padding():
-    magnitude = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)  # (channels, bins, frames)
-    windows = models.context_windows(magnitude, 1)
-    assert windows.shape == (2, 5, 3, 3)
-    np.testing.assert_array_equal(windows[:, :, 1, :], np.swapaxes(magnitude, -1, -2))
-    np.testing.assert_array_equal(windows[0, 0, 0], 0)  # zero padding before the first frame
-    np.testing.assert_array_equal(windows[0, 1, 0], magnitude[0, :, 0])
-    with pytest.raises(ParameterError, match="context=-1"):
-        models.context_windows(magnitude, -1)
-
-
 def test_spectrogram_fnn_outputs_masked_magnitudes_never_above_the_mixture():
     keras.utils.set_random_seed(0)
     model = models.spectrogram_fnn(targets=("vocals", "drums"), context=2, hidden=(16,), n_fft=64, hop_length=16)
@@ -101,14 +90,30 @@ def test_spectrogram_fnn_outputs_masked_magnitudes_never_above_the_mixture():
     assert models.settings(model)["context"] == 2
 
 
-def test_spectrogram_fnn_batches(small_dataset, tmp_path):
-    from helpers import data
+def test_separate_waveform_overlap_adds_frames_back():
+    class Identity:  # a stand-in "model" that returns its input: separation must give the mixture back
+        def predict(self, x, batch_size, verbose):
+            return {"piano": x, "violin": 0 * x}
 
-    tracks = data.load_tracks("generated", "train", root=small_dataset)
-    cache = data.build_cache(tracks, tmp_path / "c.h5", targets=("vocals",), n_fft=64, hop_length=16, n_frames=32,
-                             sample_rate=4000, progress=False)
-    x, y = next(models.spectrogram_fnn_batches(cache, ("vocals",), context=1, segments_per_batch=2))
-    assert x.shape == (64, 3, 33) and y["vocals"].shape == (64, 33)
+    mixture = np.random.default_rng(1).standard_normal(1000).astype(np.float32)
+    estimates = models.separate_waveform(Identity(), mixture, frame_length=64, hop_length=32)
+    np.testing.assert_allclose(estimates["piano"], mixture, atol=1e-5)
+    assert estimates["violin"].shape == (1000,) and not estimates["violin"].any()
+    with pytest.raises(ParameterError, match="frame_length / 2"):
+        models.separate_waveform(Identity(), mixture, frame_length=64, hop_length=16)
+
+
+def test_separate_spectrogram_fnn_reads_its_settings():
+    keras.utils.set_random_seed(0)
+    model = models.spectrogram_fnn(targets=("vocals",), context=1, hidden=(8,), n_fft=64, hop_length=16)
+    mixture = np.random.default_rng(0).standard_normal((2, 1000)).astype(np.float32)
+    estimates = models.separate_spectrogram_fnn(model, mixture)
+    assert estimates["vocals"].shape == (2, 1000)
+    assert np.isfinite(estimates["vocals"]).all()
+    # the same weights under settings that say hop 32 give another estimate: the settings are what is read
+    other = models.spectrogram_fnn(targets=("vocals",), context=1, hidden=(8,), n_fft=64, hop_length=32)
+    other.set_weights(model.get_weights())
+    assert not np.allclose(models.separate_spectrogram_fnn(other, mixture)["vocals"], estimates["vocals"])
 
 
 def test_settings_travel_inside_the_file_and_rebuild_the_same_model(tmp_path):
@@ -263,3 +268,21 @@ def test_the_shipped_wave_unet_matches_its_card_and_its_loss_comparison():
     shipped = comparison["runs"][comparison["shipped"]]
     assert shipped["SDR"] == card["test_scores"]["values"]["Wave-U-Net"]
     assert all(shipped["SDR"][t] >= run["SDR"][t] for run in comparison["runs"].values() for t in ("vocals", "drums"))
+
+
+def test_the_registry_finds_every_architecture_by_name_and_refuses_clashes():
+    import dataclasses
+
+    assert {"unet", "wave_unet", "spectrogram_fnn"} <= set(models.architectures())
+    assert models.architecture("wave-unet") is models.WAVE_UNET and models.architecture("unet") is models.UNET
+    with pytest.raises(ParameterError, match="architecture='lstm' must be one of .*HELPERS_ARCHITECTURES"):
+        models.architecture("lstm")
+    assert models.register(models.UNET) is models.UNET  # a module imported again: harmless
+    with pytest.raises(ParameterError, match="'unet' is already registered"):
+        models.register(dataclasses.replace(models.UNET, builder=models.wave_unet))
+    with pytest.raises(ParameterError, match="a waveform input needs a waveform output"):
+        models.Architecture("x", models.unet, (), input="waveform", output="mask")
+    with pytest.raises(ParameterError, match="input='image' must be one of"):
+        models.Architecture("x", models.unet, (), input="image", output="mask")
+    with pytest.raises(ParameterError, match="targets \\['bass'\\] are not among"):
+        models.UNET.network(models.unet(**SMALL), ["bass"])

@@ -125,7 +125,7 @@ def test_cli_refuses_to_write_over_its_input_or_twice_to_one_folder(song, tmp_pa
 
 def test_interrupted_separation_leaves_nothing(song, tmp_path, monkeypatch):
     separator = separation.Separator()
-    paths = separation.output_paths(song, tmp_path / "out", separator.targets, "accompaniment")
+    paths = separation.output_paths(song, tmp_path / "out", targets=separator.targets, residual="accompaniment")
 
     def fail(batch):
         raise KeyboardInterrupt
@@ -205,5 +205,5 @@ def test_a_wave_unet_file_separates_through_the_command(song, tmp_path):
     assert status == 0 and not errors
     check_outputs_add_up(song, tmp_path / "out")
     status, errors = run_cli(song, "--model", path, "--out", tmp_path / "again", "--wiener")
-    assert status == 2 and "a Wave-U-Net predicts waveforms, not masks" in errors[0]
+    assert status == 2 and "wiener=True refines masks; a Wave-U-Net predicts waveforms" in errors[0]
     assert not (tmp_path / "again").exists()

@@ -1,7 +1,8 @@
 """helpers.separation: the separator's stream (alignment, block sizes, memory, rates), the functional API, timings,
-the shipped model's quality, and the simpler separation loops of notebooks 02, 04 and 05."""
+its lock, and the shipped model's quality."""
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from conftest import constant_gain_wave_model, constant_mask_model
 import keras
 
-from helpers import ParameterError, data, evaluation, models, separation, soundfont
+from helpers import ParameterError, evaluation, models, separation, soundfont
 
 
 @pytest.fixture(scope="module")
@@ -107,32 +108,6 @@ def test_shipped_model_separates_a_generated_song():
         assert sdr == pytest.approx(measured, abs=1.0), target
 
 
-def test_separate_waveform_overlap_adds_frames_back():
-    class Identity:  # a stand-in "model" that returns its input: separation must give the mixture back
-        def predict(self, x, batch_size, verbose):
-            return {"piano": x, "violin": 0 * x}
-
-    mixture = np.random.default_rng(1).standard_normal(1000).astype(np.float32)
-    estimates = separation.separate_waveform(Identity(), mixture, 64, 32)
-    np.testing.assert_allclose(estimates["piano"], mixture, atol=1e-5)
-    assert estimates["violin"].shape == (1000,) and not estimates["violin"].any()
-    with pytest.raises(ParameterError, match="frame_length / 2"):
-        separation.separate_waveform(Identity(), mixture, 64, 16)
-
-
-def test_separate_spectrogram_fnn_reads_its_settings():
-    keras.utils.set_random_seed(0)
-    model = models.spectrogram_fnn(targets=("vocals",), context=1, hidden=(8,), n_fft=64, hop_length=16)
-    mixture = np.random.default_rng(0).standard_normal((2, 1000)).astype(np.float32)
-    estimates = separation.separate_spectrogram_fnn(model, mixture)
-    assert estimates["vocals"].shape == (2, 1000)
-    assert np.isfinite(estimates["vocals"]).all()
-    # the same weights under settings that say hop 32 give another estimate: the settings are what is read
-    other = models.spectrogram_fnn(targets=("vocals",), context=1, hidden=(8,), n_fft=64, hop_length=32)
-    other.set_weights(model.get_weights())
-    assert not np.allclose(separation.separate_spectrogram_fnn(other, mixture)["vocals"], estimates["vocals"])
-
-
 def test_the_separator_reports_its_stages_and_model():
     separator = separation.Separator(constant_mask_model({"vocals": 1.0}), batch_size=2, wiener=True)
     assert separator.network.count_params() == 0  # the public network: what a model-only timing runs
@@ -144,18 +119,50 @@ def test_the_separator_reports_its_stages_and_model():
     assert not separator.timings
 
 
-def test_the_separator_runs_only_models_with_unet_settings():
+def test_the_separator_runs_only_models_that_declare_an_input():
     with pytest.raises(ParameterError, match="carries no audio settings"):
         separation.Separator(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
-    with pytest.raises(ParameterError, match="is a spectrogram_fnn; the separator runs a U-Net"):
+    with pytest.raises(ParameterError, match="is a spectrogram_fnn, which declares no input for the separator"):
         separation.Separator(models.spectrogram_fnn(hidden=(4,), n_fft=64, hop_length=16))
+
+
+def test_separate_applies_overlap_and_wiener_or_refuses_them_for_a_given_separator(identity):
+    signal = np.random.default_rng(3).uniform(-0.5, 0.5, (2, 9000)).astype(np.float32)
+    model = constant_mask_model({"vocals": 0.5})
+    back_to_back = separation.separate(signal, 22050, targets=("vocals",), model=model, overlap=0.0)
+    np.testing.assert_allclose(back_to_back["vocals"], 0.5 * signal, atol=2e-6)
+    assert separation.separate(signal, 22050, targets=("vocals",), model=identity, overlap=0.25, wiener=False)
+    for option in ({"overlap": 0.0}, {"wiener": True}):
+        name, value = next(iter(option.items()))
+        with pytest.raises(ParameterError, match=f"{name}={value!r} differs from the separator's"):
+            separation.separate(signal, 22050, targets=("vocals",), model=identity, **option)
+
+
+def test_the_separator_holds_its_lock_while_the_network_runs():
+    class Lock:  # a lock that records whether the network ran while it was held
+        held = False
+
+        def __enter__(self):
+            self.held = True
+
+        def __exit__(self, *exc):
+            self.held = False
+
+    lock = Lock()
+    separator = separation.Separator(constant_mask_model({"vocals": 1.0}), batch_size=2, lock=lock)
+    network, seen = separator.network, []
+    separator.network = type("Network", (), {"predict_on_batch": lambda self, x: seen.append(lock.held)
+                                             or network.predict_on_batch(x)})()
+    separator(np.zeros((1, 5000), np.float32) + 0.1, 22050)
+    assert seen and all(seen) and not lock.held
+    assert isinstance(separation.Separator(constant_mask_model({"vocals": 1.0})).lock, type(threading.Lock()))
 
 
 @pytest.mark.parametrize("overlap", [0.0, 0.25])
 def test_a_wave_model_runs_through_the_same_stream(overlap):
     model = constant_gain_wave_model({"vocals": 0.5, "drums": 0.25})
     separator = separation.Separator(model, overlap=overlap, batch_size=3)
-    assert separator.architecture == "wave_unet" and separator.segment_length == 1024 and separator.n_fft is None
+    assert separator.architecture.name == "wave_unet" and separator.segment_length == 1024 and separator.n_fft is None
     t = np.arange(7777) / 44100  # tones well inside the model's band, to survive 22.05 kHz and back
     mixture = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.2 * np.sin(2 * np.pi * 1000 * t)]).astype(np.float32)
     estimates = separation.separate(mixture, 44100, model=separator, residual="accompaniment")
@@ -165,7 +172,7 @@ def test_a_wave_model_runs_through_the_same_stream(overlap):
     mixture = np.random.default_rng(6).uniform(-0.5, 0.5, (2, 7777)).astype(np.float32)
     same_rate = separator(mixture, 22050)
     np.testing.assert_allclose(same_rate["drums"], 0.25 * mixture, atol=1e-6)  # no resampling: exact
-    with pytest.raises(ParameterError, match="a Wave-U-Net predicts waveforms, not masks"):
+    with pytest.raises(ParameterError, match="wiener=True refines masks; a Wave-U-Net predicts waveforms"):
         separation.Separator(model, wiener=True)
 
 

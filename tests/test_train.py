@@ -11,6 +11,10 @@ from helpers import soundfont, synth, train
 @pytest.mark.parametrize("argv, message", [
     (["--targets", "guitar"], "unknown target 'guitar'"),
     (["--model-path", "model.h5"], "must end in .keras"),
+    (["--model", "wave-unet", "--depth", "3"], "--depth: not an argument of wave_unet (it takes targets, segment_length"),
+    (["--set", "dropout"], "--set 'dropout' must be NAME=VALUE"),
+    (["--set", "dropout=2"], "dropout=2 must be in [0, 1)"),
+    (["--loss", "l1+stft"], "--loss l1+stft: unet is trained with l1"),
 ])
 def test_train_cli_rejects_bad_arguments_with_exit_code_2(capsys, argv, message):
     assert train.main(argv) == 2

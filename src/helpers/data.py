@@ -11,7 +11,14 @@ The cache holds magnitude spectrograms of fixed-length segments; every channel o
 ``(n_examples, n_bins, n_frames)``; :func:`to_model_layout` turns them into the model layout
 ``(..., n_bins, n_frames, 1)`` (frequency rows, time columns, one channel: a spectrogram image).
 
-Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb, notebooks/05_unet_vocals_drums.ipynb
+The models' own training data live here too: frames and context windows for the two FNNs
+(:func:`waveform_frames`, :func:`context_windows`, :func:`spectrogram_fnn_batches`), and the **segment data sets**
+that :func:`helpers.training.train` draws from, remixed on the fly: :class:`SpectrogramSegments` for spectrogram
+models and :class:`WaveformSegments` for waveform models (an architecture's declaration names one,
+:class:`helpers.models.Architecture`).
+
+Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb,
+notebooks/05_unet_vocals_drums.ipynb, notebooks/07_time_domain.ipynb
 
 References
 ----------
@@ -24,10 +31,13 @@ import json
 import os
 from pathlib import Path
 
+import keras
 import numpy as np
 
-from helpers import segments, spectral
-from helpers.config import DUET_SOURCES, HOP_LENGTH, N_FFT, N_FRAMES, SAMPLE_RATE, check_targets, generated_root
+from helpers import audio, segments, spectral
+from helpers.compat import import_musdb
+from helpers.config import (DEFAULT_TARGETS, DUET_SOURCES, HOP_LENGTH, N_FFT, N_FRAMES, SAMPLE_RATE, STEMS, WINDOW,
+                            check_targets, generated_root)
 from helpers.exceptions import ParameterError, check_int
 
 #: Where :func:`load_tracks` can read songs from.
@@ -47,7 +57,9 @@ def load_tracks(source: str = "generated", subset: str = "train", root=None):
 
     All three go through ``musdb.DB``, so a notebook written for one works with the others.
 
-    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb, notebooks/03_stft.ipynb,
+    notebooks/04_masks_and_spectrogram_fnn.ipynb, notebooks/05_unet_vocals_drums.ipynb,
+    notebooks/06_separate_your_song.ipynb, notebooks/07_time_domain.ipynb
 
     Parameters
     ----------
@@ -72,8 +84,6 @@ def load_tracks(source: str = "generated", subset: str = "train", root=None):
     ParameterError
         If ``source`` or ``subset`` is unknown, or no data can be found, with a message on how to get data.
     """
-    from helpers.compat import import_musdb
-
     if source not in SOURCES:
         raise ParameterError(f"source={source!r} must be one of {SOURCES}")
     if subset not in ("train", "test", "heldout"):
@@ -83,14 +93,14 @@ def load_tracks(source: str = "generated", subset: str = "train", root=None):
             raise ParameterError(f"subset='heldout' is the generated set's held-out split; source={source!r} has "
                                  "only 'train' and 'test'")
         root = Path(root) if root is not None else generated_root()
-        return load_tracks("generated", "test", root / "heldout")
+        return load_tracks("generated", "test", root=root / "heldout")
     if source == "auto":
         musdb_root = root or os.environ.get("MUSDB_ROOT")
         if musdb_root and Path(musdb_root, subset).is_dir():
             print(f"load_tracks: using MUSDB18 at {musdb_root}")
-            return load_tracks("musdb", subset, musdb_root)
+            return load_tracks("musdb", subset, root=musdb_root)
         print("load_tracks: no MUSDB18 found (set MUSDB_ROOT); using the generated dataset")
-        return load_tracks("generated", subset, None)
+        return load_tracks("generated", subset)
     musdb = import_musdb()
     if source == "generated":
         root = Path(root) if root is not None else generated_root()
@@ -117,9 +127,8 @@ def load_duets(subset: str = "train", root=None) -> list[dict]:
 
     Parameters
     ----------
-    subset : {"train", "test", "heldout"}
-        ``"heldout"`` (generated only): the songs rendered with a bank, singers and effects never used in training
-        (``root/heldout/test``; see :func:`helpers.synth.generate`).
+    subset : {"train", "test"}
+        The duets have no held-out split (:func:`helpers.synth.generate` writes ``duets/train`` and ``duets/test``).
     root : str or os.PathLike or None
         The generated dataset's root (default ``data/generated``); duets live in ``root/duets``.
 
@@ -131,10 +140,10 @@ def load_duets(subset: str = "train", root=None) -> list[dict]:
     Raises
     ------
     ParameterError
-        If there are no duets there.
+        If ``subset`` is not ``"train"`` or ``"test"``, or there are no duets there.
     """
-    from helpers import audio
-
+    if subset not in ("train", "test"):
+        raise ParameterError(f"subset={subset!r} must be 'train' or 'test' (the duets have no held-out split)")
     folder = (Path(root) if root is not None else generated_root()) / "duets" / subset
     track_dirs = sorted(p.parent for p in folder.glob("*/mixture.wav"))
     if not track_dirs:
@@ -148,10 +157,11 @@ def load_duets(subset: str = "train", root=None) -> list[dict]:
     return duets
 
 
-def track_arrays(track, targets=("vocals", "drums"), sample_rate: int | None = SAMPLE_RATE) -> dict:
+def track_arrays(track, *, targets=DEFAULT_TARGETS, sample_rate: int | None = SAMPLE_RATE) -> dict:
     """Read a musdb track's mixture and target stems as float32 arrays in librosa's layout.
 
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+    Taught in: notebooks/03_stft.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb,
+    notebooks/05_unet_vocals_drums.ipynb, notebooks/06_separate_your_song.ipynb, notebooks/07_time_domain.ipynb
 
     Parameters
     ----------
@@ -160,12 +170,12 @@ def track_arrays(track, targets=("vocals", "drums"), sample_rate: int | None = S
         Any of ``vocals, drums, bass, other`` and ``accompaniment``; ``accompaniment`` is the mixture minus the
         other requested stems (e.g. ``("bass", "accompaniment")`` gives bass and "bassless").
     sample_rate : int or None
-        Resample to this rate (Hz); ``None`` keeps the track's.
+        Resample to this rate (Hz, with :func:`helpers.audio.resample`); ``None`` keeps the track's (``track.rate``).
 
     Returns
     -------
     arrays : dict[str, np.ndarray [shape=(n_channels, n_samples), dtype=float32]]
-        ``"mixture"`` and one entry per target, plus ``"sample_rate"`` (int).
+        ``"mixture"`` and one entry per target, at ``sample_rate`` (or ``track.rate``), which the caller knows.
 
     Raises
     ------
@@ -181,17 +191,14 @@ def track_arrays(track, targets=("vocals", "drums"), sample_rate: int | None = S
     if "accompaniment" in targets:
         arrays["accompaniment"] = arrays["mixture"] - sum((arrays[n] for n in named), np.zeros_like(arrays["mixture"]))
     if sample_rate is not None and sample_rate != rate:
-        import librosa
-
-        arrays = {k: librosa.resample(v, orig_sr=rate, target_sr=sample_rate).astype(np.float32)
-                  for k, v in arrays.items()}
-        rate = sample_rate
-    arrays["sample_rate"] = int(rate)
+        arrays = {k: audio.resample(v, int(rate), target_rate=sample_rate) for k, v in arrays.items()}
     return arrays
 
 
 def to_model_layout(magnitude):
     """Convert magnitudes from librosa's layout to the model layout by adding a trailing channel axis.
+
+    Used by: helpers.data.numpy_batches
 
     Parameters
     ----------
@@ -207,6 +214,8 @@ def to_model_layout(magnitude):
 def from_model_layout(image):
     """Inverse of :func:`to_model_layout`: drop the trailing channel axis of size 1.
 
+    Used by: helpers.data.spectrogram_fnn_batches
+
     Raises
     ------
     ParameterError
@@ -218,12 +227,15 @@ def from_model_layout(image):
 
 
 def cache_settings(targets, sample_rate, n_fft, hop_length, n_frames, source_names) -> dict:
-    """The settings that identify a spectrogram cache (stored as HDF5 attributes)."""
+    """The settings that identify a spectrogram cache (stored as HDF5 attributes).
+
+    Used by: helpers.data.build_cache
+    """
     return {"targets": list(targets), "sample_rate": int(sample_rate), "n_fft": int(n_fft),
             "hop_length": int(hop_length), "n_frames": int(n_frames), "tracks": list(source_names), "version": 1}
 
 
-def build_cache(tracks, path, targets=("vocals", "drums"), sample_rate: int = SAMPLE_RATE,
+def build_cache(tracks, path, *, targets=DEFAULT_TARGETS, sample_rate: int = SAMPLE_RATE,
                 n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, n_frames: int = N_FRAMES,
                 progress: bool = True) -> Path:
     """Write magnitude spectrograms of fixed-length segments of each track to an HDF5 file.
@@ -233,7 +245,7 @@ def build_cache(tracks, path, targets=("vocals", "drums"), sample_rate: int = SA
     never the whole set in memory) to a temporary name, then renamed, so an interrupted build leaves no
     half-written cache. If ``path`` exists with the same settings it is re-used; with other settings it is rebuilt.
 
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb, notebooks/05_unet_vocals_drums.ipynb
 
     Parameters
     ----------
@@ -292,9 +304,10 @@ def build_cache(tracks, path, targets=("vocals", "drums"), sample_rate: int = SA
                                                dtype="float32", chunks=(1, n_bins, n_frames), compression="lzf")
                         for name in names}
             for track in tqdm(tracks, desc=f"caching {path.name}", unit="track", disable=not progress):
-                arrays = track_arrays(track, targets, sample_rate)
+                arrays = track_arrays(track, targets=targets, sample_rate=sample_rate)
                 for name in names:
-                    pieces = segments.split(arrays[name], segment_length)  # (n_segments, n_channels, segment_length)
+                    # (n_segments, n_channels, segment_length)
+                    pieces = segments.split(arrays[name], segment_length=segment_length)
                     pieces = pieces.reshape(-1, segment_length)
                     magnitude = np.abs(spectral.stft(pieces, n_fft=n_fft, hop_length=hop_length))
                     data = datasets[name]
@@ -310,6 +323,8 @@ def build_cache(tracks, path, targets=("vocals", "drums"), sample_rate: int = SA
 
 def cache_info(path) -> dict:
     """Return a cache's settings plus ``n_examples``, ``shape`` (one example) and ``megabytes`` on disk.
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb, notebooks/05_unet_vocals_drums.ipynb
 
     Raises
     ------
@@ -330,8 +345,10 @@ def cache_info(path) -> dict:
     return info
 
 
-def numpy_batches(path, targets=("vocals", "drums"), batch_size: int = 16, shuffle: bool = True, seed: int = 0):
+def numpy_batches(path, *, targets=DEFAULT_TARGETS, batch_size: int = 16, shuffle: bool = True, seed: int = 0):
     """Yield batches from a cache as NumPy arrays in the model layout (for small notebooks, without tf.data).
+
+    Used by: helpers.data.spectrogram_fnn_batches
 
     Parameters
     ----------
@@ -378,9 +395,11 @@ def _check_batch_request(path, targets, batch_size):
     return targets, info
 
 
-def tf_dataset(path, targets=("vocals", "drums"), batch_size: int = 16, shuffle: bool = True, seed: int = 0,
+def tf_dataset(path, *, targets=DEFAULT_TARGETS, batch_size: int = 16, shuffle: bool = True, seed: int = 0,
                repeat: bool = False):
     """Stream batches from a cache with ``tf.data``: shuffled, batched and prefetched, never all in memory.
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
 
     Parameters
     ----------
@@ -430,3 +449,319 @@ def tf_dataset(path, targets=("vocals", "drums"), batch_size: int = 16, shuffle:
         dataset = dataset.repeat()
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+# Model inputs: frames for the FNNs, random segments (Keras data sets) for the U-Nets.
+
+
+def waveform_frames(mixture: np.ndarray, sources: dict | None = None, *, frame_length: int, hop_length: int):
+    """Frame a mono mixture (and its sources) for the waveform FNN.
+
+    Taught in: notebooks/02_waveform_fnn.ipynb
+
+    Parameters
+    ----------
+    mixture : np.ndarray [shape=(n_samples,)]
+    sources : dict[str, np.ndarray [shape=(n_samples,)]] or None
+    frame_length, hop_length : int
+
+    Returns
+    -------
+    x : np.ndarray [shape=(n_frames, frame_length)], float32
+    y : dict[str, np.ndarray [shape=(n_frames, frame_length)]] or None
+    """
+    x = spectral.frame_signal(mixture, frame_length=frame_length, hop_length=hop_length).astype(np.float32)
+    if sources is None:
+        return x, None
+    return x, {name: spectral.frame_signal(s, frame_length=frame_length, hop_length=hop_length).astype(np.float32)
+               for name, s in sources.items()}
+
+
+def context_windows(magnitude: np.ndarray, *, context: int) -> np.ndarray:
+    """Stack each frame with its ``context`` neighbours on both sides (zero-padded at the edges).
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+
+    Parameters
+    ----------
+    magnitude : np.ndarray [shape=(..., n_bins, n_frames)]
+    context : int >= 0
+        Frames on each side.
+
+    Returns
+    -------
+    windows : np.ndarray [shape=(..., n_frames, 2 * context + 1, n_bins)]
+        ``windows[..., t, context]`` is frame ``t``.
+
+    Raises
+    ------
+    ParameterError
+        If ``context`` is negative.
+    """
+    check_int("context", context, minimum=0)
+    frames = np.swapaxes(np.asarray(magnitude), -1, -2)  # (..., n_frames, n_bins)
+    pad = [(0, 0)] * (frames.ndim - 2) + [(context, context), (0, 0)]
+    padded = np.pad(frames, pad)
+    n_frames = frames.shape[-2]
+    return np.stack([padded[..., i : i + n_frames, :] for i in range(2 * context + 1)], axis=-2)
+
+
+def spectrogram_fnn_batches(cache_path, *, targets=DEFAULT_TARGETS, context: int = 3, segments_per_batch: int = 4,
+                            seed: int = 0):
+    """Endless training batches for :func:`helpers.models.spectrogram_fnn`, built from a spectrogram cache a few
+    segments at a time.
+
+    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
+
+    Parameters
+    ----------
+    cache_path : str or os.PathLike
+        From :func:`build_cache`.
+    targets : sequence of str
+    context : int >= 0
+    segments_per_batch : int > 0
+        Cache examples per batch; a batch holds ``segments_per_batch * n_frames`` frames.
+    seed : int
+        The order of segments is reshuffled every pass, from this seed.
+
+    Yields
+    ------
+    x : np.ndarray [shape=(batch, 2 * context + 1, n_bins)], float32
+    y : dict[str, np.ndarray [shape=(batch, n_bins)]]
+    """
+    epoch = 0
+    while True:
+        for mixture, sources in numpy_batches(cache_path, targets=targets, batch_size=segments_per_batch, shuffle=True,
+                                              seed=seed + epoch):
+            x = context_windows(from_model_layout(mixture), context=context)
+            yield (x.reshape(-1, *x.shape[-2:]),
+                   {t: np.swapaxes(from_model_layout(s), -1, -2).reshape(-1, x.shape[-1]) for t, s in sources.items()})
+        epoch += 1
+
+
+class SpectrogramSegments(keras.utils.PyDataset):
+    """Batches of magnitude spectrograms of random segments, remixed on the fly (Uhlich et al. 2017 [1]_).
+
+    Every example is one channel of a new mixture. With ``augment``, each of the four stems comes from a track of
+    its own (drawn at random: stems from different songs) at an offset of its own, scaled by a random gain in
+    [0.25, 1.25]; the mixture is their sum, so it always equals its targets plus the rest. Without it, the
+    example is one track's real mixture at one offset. Each batch is transformed by :func:`helpers.spectral.stft`
+    (``n_frames`` frames of ``(n_frames - 1) * hop_length`` samples). Batch ``i`` of epoch ``e`` is drawn from
+    ``default_rng([seed, e, i])``; without ``augment`` the batches repeat every epoch (a fixed validation set).
+
+    So an epoch is new data every time: 45 songs of 4 stems give 45**4 stem combinations per offset, against 45
+    fixed mixtures. The cost: the STFT runs in the loop (about 2 ms per example at 44.1 kHz, n_fft 2048) and the
+    stems stay in memory (4 stems x 2 channels x 4 bytes per sample: 1.4 MB per second of audio at 44.1 kHz).
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
+    Used by: helpers.models.unet
+
+    Parameters
+    ----------
+    arrays : list of dict
+        From :func:`helpers.data.track_arrays` with all four stems (``config.STEMS``), at the model's rate.
+    targets : sequence of str
+        Stems, or ``"accompaniment"`` (the sum of the stems that are not targets).
+    n_fft, hop_length, n_frames : int
+        The model's STFT and segment.
+    window : str
+        The STFT's window.
+    batch_size, n_batches : int > 0
+    seed : int
+    augment : bool
+
+    Yields
+    ------
+    mixture : np.ndarray [shape=(batch_size, n_fft // 2 + 1, n_frames, 1)], float32
+    targets : dict[str, np.ndarray [same shape]]
+        Magnitudes.
+
+    Raises
+    ------
+    ParameterError
+        If ``arrays`` is empty, lacks a stem, or a count is not positive.
+
+    References
+    ----------
+    .. [1] Uhlich, Porcu, Giron, Enenkl, Kemp, Takahashi & Mitsufuji, "Improving music source separation based on
+       deep neural networks through data augmentation and network blending", ICASSP 2017.
+    """
+
+    #: What ``augment`` does, for a model card.
+    augmentation = "stems remixed across songs, random gains in [0.25, 1.25]"
+
+    def __init__(self, arrays: list, targets, *, n_fft: int, hop_length: int, n_frames: int, batch_size: int,
+                 n_batches: int, window: str = WINDOW, seed: int = 0, augment: bool = True):
+        super().__init__()
+        if not arrays:
+            raise ParameterError("arrays is empty")
+        missing = [s for s in STEMS if s not in arrays[0]]
+        if missing:
+            raise ParameterError(f"the arrays lack {missing}; read them with data.track_arrays(track, targets=STEMS)")
+        self.targets = check_targets(targets)
+        self.arrays = arrays
+        self.n_fft, self.hop_length = spectral.check_frame_params(n_fft, hop_length)
+        self.n_frames = check_int("n_frames", n_frames)
+        self.segment_length = (self.n_frames - 1) * self.hop_length
+        self.batch_size, self.n_batches = check_int("batch_size", batch_size), check_int("n_batches", n_batches)
+        self.window, self.seed, self.augment, self.epoch = window, seed, augment, 0
+
+    @classmethod
+    def from_tracks(cls, tracks, settings: dict, *, batch_size: int, n_batches: int, seed: int = 0,
+                    augment: bool = True):
+        """The data set a spectrogram model with these settings trains on: the tracks' four stems at the model's
+        rate, segments of its ``n_frames`` frames of its STFT (:class:`helpers.models.Architecture`'s ``segments``).
+
+        Parameters
+        ----------
+        tracks : sequence of musdb.MultiTrack
+        settings : dict
+            A model's settings (:func:`helpers.models.settings`): ``targets``, ``sample_rate``, ``n_fft``,
+            ``hop_length``, ``window``, ``n_frames``.
+        batch_size, n_batches, seed, augment
+            As for the class.
+        """
+        arrays = [track_arrays(t, targets=STEMS, sample_rate=settings["sample_rate"]) for t in tracks]
+        return cls(arrays, settings["targets"], n_fft=settings["n_fft"], hop_length=settings["hop_length"],
+                   n_frames=settings["n_frames"], window=settings["window"], batch_size=batch_size,
+                   n_batches=n_batches, seed=seed, augment=augment)
+
+    def __len__(self):
+        return self.n_batches
+
+    def on_epoch_end(self):
+        self.epoch += 1 if self.augment else 0
+
+    def _segment(self, rng, track, channel, name):
+        signal = self.arrays[track][name][channel]
+        start = int(rng.integers(max(1, signal.shape[-1] - self.segment_length + 1)))
+        piece = signal[start:start + self.segment_length]
+        return np.pad(piece, (0, self.segment_length - piece.size))
+
+    def __getitem__(self, index):
+        mixture, stems = self.signals(index)
+        outputs = {}
+        for t in self.targets:
+            signal = (mixture - sum(stems[s] for s in self.targets if s in STEMS) if t == "accompaniment"
+                      else stems[t])
+            outputs[t] = self._magnitude(signal)
+        return self._magnitude(mixture), outputs
+
+    def signals(self, index) -> tuple[np.ndarray, dict]:
+        """Batch ``index``'s waveforms: ``mixture`` ``(batch_size, segment_length)`` and ``{stem: same shape}``
+        for the four stems; the mixture is their sum."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        stems = {s: np.zeros((self.batch_size, self.segment_length), np.float32) for s in STEMS}
+        mixture = np.zeros((self.batch_size, self.segment_length), np.float32)
+        for row in range(self.batch_size):
+            track = int(rng.integers(len(self.arrays)))
+            channel = int(rng.integers(self.arrays[track]["mixture"].shape[0]))
+            if self.augment:
+                for s in STEMS:
+                    stems[s][row] = rng.uniform(0.25, 1.25) * self._segment(rng, int(rng.integers(len(self.arrays))),
+                                                                            channel, s)
+                    mixture[row] += stems[s][row]
+            else:  # one track, one offset: the real mixture and its stems
+                state = rng.bit_generator.state
+                for s in (*STEMS, "mixture"):
+                    rng.bit_generator.state = state
+                    (mixture if s == "mixture" else stems[s])[row] = self._segment(rng, track, channel, s)
+        return mixture, stems
+
+    def _magnitude(self, signal):
+        magnitude = np.abs(spectral.stft(signal, n_fft=self.n_fft, hop_length=self.hop_length, window=self.window))
+        return magnitude[..., :self.n_frames, None].astype(np.float32)
+
+
+class WaveformSegments(keras.utils.PyDataset):
+    """Batches of random mono segments for a waveform model, remixed from the stems.
+
+    Every example is one channel of one track at a random offset. With ``augment``, each stem (the targets and the
+    residual, the rest of the mixture) is scaled by its own random gain in [0.6, 1.4] and the mixture is their sum:
+    new mixtures from the same songs, always consistent with their targets. Batch ``i`` of epoch ``e`` is drawn
+    from ``default_rng([seed, e, i])``: reproducible, and different every epoch when augmenting.
+
+    Taught in: notebooks/07_time_domain.ipynb
+
+    Used by: helpers.models.wave_unet
+
+    Parameters
+    ----------
+    arrays : list of dict
+        From :func:`helpers.data.track_arrays` with the targets and ``"accompaniment"`` (the residual).
+    targets : sequence of str
+    segment_length, batch_size, n_batches : int > 0
+    seed : int
+    augment : bool
+        Remix (the gains above); without it the batches repeat every epoch (a fixed validation set).
+
+    Yields
+    ------
+    mixture : np.ndarray [shape=(batch_size, segment_length, 1)], float32
+    targets : dict[str, np.ndarray [shape=(batch_size, segment_length, 1)]]
+
+    Raises
+    ------
+    ParameterError
+        If ``arrays`` is empty or a count is not positive.
+    """
+
+    #: What ``augment`` does, for a model card.
+    augmentation = "each song's stems remixed with random gains in [0.6, 1.4]"
+
+    def __init__(self, arrays: list, targets, *, segment_length: int, batch_size: int, n_batches: int,
+                 seed: int = 0, augment: bool = True):
+        super().__init__()
+        self.targets = check_targets(targets)
+        self.stems = [*self.targets, "accompaniment"]
+        self.channels = [{name: a[name][c] for name in self.stems} for a in arrays
+                         for c in range(a["mixture"].shape[0])]
+        if not self.channels:
+            raise ParameterError("arrays is empty")
+        self.segment_length = check_int("segment_length", segment_length)
+        self.batch_size, self.n_batches = check_int("batch_size", batch_size), check_int("n_batches", n_batches)
+        self.seed, self.augment, self.epoch = seed, augment, 0
+
+    @classmethod
+    def from_tracks(cls, tracks, settings: dict, *, batch_size: int, n_batches: int, seed: int = 0,
+                    augment: bool = True):
+        """The data set a waveform model with these settings trains on: the tracks' targets and accompaniment at
+        the model's rate, segments of its ``segment_length`` (:class:`helpers.models.Architecture`'s ``segments``).
+
+        Parameters
+        ----------
+        tracks : sequence of musdb.MultiTrack
+        settings : dict
+            A model's settings (:func:`helpers.models.settings`): ``targets``, ``sample_rate``, ``segment_length``.
+        batch_size, n_batches, seed, augment
+            As for the class.
+        """
+        targets = check_targets(settings["targets"])
+        arrays = [track_arrays(t, targets=targets + ("accompaniment",), sample_rate=settings["sample_rate"])
+                  for t in tracks]
+        return cls(arrays, targets, segment_length=settings["segment_length"], batch_size=batch_size,
+                   n_batches=n_batches, seed=seed, augment=augment)
+
+    def __len__(self):
+        return self.n_batches
+
+    def on_epoch_end(self):
+        self.epoch += 1 if self.augment else 0
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        mixture = np.zeros((self.batch_size, self.segment_length, 1), np.float32)
+        outputs = {t: np.zeros_like(mixture) for t in self.targets}
+        for row in range(self.batch_size):
+            channel = self.channels[rng.integers(len(self.channels))]
+            length = channel["accompaniment"].shape[-1]
+            start = int(rng.integers(max(1, length - self.segment_length + 1)))
+            gains = rng.uniform(0.6, 1.4, len(self.stems)) if self.augment else np.ones(len(self.stems))
+            for gain, name in zip(gains, self.stems):
+                piece = gain * channel[name][start:start + self.segment_length]
+                mixture[row, :piece.size, 0] += piece
+                if name in outputs:
+                    outputs[name][row, :piece.size, 0] = piece
+        return mixture, outputs
+

@@ -1,4 +1,4 @@
-"""The ``separate`` command: separate songs into stem files with a U-Net or a Wave-U-Net (``separate --help``).
+"""The ``separate`` command: separate songs into stem files with any model the course saved (``separate --help``).
 
 A thin layer over :mod:`helpers.separation`: it parses the command line, checks every input, the model and every
 output path before anything is written, runs :func:`helpers.separation.separate_file` per song, and turns bad input
@@ -21,12 +21,15 @@ from helpers.exceptions import ParameterError
 
 
 def parse_args(argv=None):
-    """Parse the ``separate`` command line (see ``separate --help``)."""
+    """Parse the ``separate`` command line (see ``separate --help``).
+
+    Used by: helpers.separate.main
+    """
     parser = argparse.ArgumentParser(
         prog="separate",
-        description="Separate songs into stems with the course's U-Net. Writes DIR/<song>/<target>.wav at the "
-                    "song's sample rate and channel count, plus the residual (the song minus the targets), so "
-                    "the files add up to the song.",
+        description="Separate songs into stems with the course's U-Net (or any model the course saved). Writes "
+                    "DIR/<song>/<target>.wav at the song's sample rate and channel count, plus the residual (the "
+                    "song minus the targets), so the files add up to the song.",
         epilog="Exit status: 0 on success, 2 on bad input (nothing written). Each channel is separated on its "
                "own (stereo in, stereo out; 5.1 in, 5.1 out); the stems hold what the model's rate carries (the "
                "shipped model runs at 44.1 kHz and writes full-band stems) and the rest stays in the residual.")
@@ -37,8 +40,9 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, default=Path("separated"), metavar="DIR",
                         help="output folder (default: %(default)s)")
     parser.add_argument("--model", type=Path, default=None, metavar="PATH",
-                        help="a .keras U-Net or Wave-U-Net saved by the course (`python -m helpers.train`, "
-                             "helpers.models.save); its settings travel inside it (default: the shipped U-Net)")
+                        help="a .keras model saved by the course (`python -m helpers.train`, helpers.models.save): "
+                             "a U-Net, a Wave-U-Net, or an architecture of your own registered by a module that "
+                             "$HELPERS_ARCHITECTURES names; its settings travel inside it (default: the shipped U-Net)")
     parser.add_argument("--residual", default=None, metavar="NAME",
                         help="the residual's file name (default: accompaniment; bassless for --targets bass, "
                              "drumless for --targets drums)")
@@ -86,7 +90,8 @@ def _run(args) -> int:
 
         separator = separation.Separator(args.model, targets, overlap=args.overlap, wiener=args.wiener)
     residual = args.residual or residual_name(separator.targets)
-    outputs = separation.check_outputs(args.songs, args.out, separator.targets, residual, overwrite=args.overwrite)
+    outputs = separation.check_outputs(args.songs, args.out, targets=separator.targets, residual=residual,
+                                       overwrite=args.overwrite)
     for song, paths in outputs.items():
         report = separation.separate_file(song, paths, separator, progress=not args.quiet)
         if report["silent"]:

@@ -1,31 +1,37 @@
-"""Run the course's models on mixtures: the streaming separator, the functional API, and each model's own loop.
+"""Run a registered model on mixtures of any length, rate and channel count: the streaming separator and the
+functional API.
 
 The functional API is :func:`separate` (``audio, sample_rate, targets -> {target: estimate}``), after Open-Unmix;
 :func:`separate_file` separates a whole file into stem files (the ``separate`` command of :mod:`helpers.separate`
-is a thin layer over it). Both run one stream, :meth:`Separator.stream`:
+is a thin layer over it). Both run one stream, :meth:`Separator.stream`, in five named steps:
 
-1. the audio arrives in blocks (from a file, never loaded whole);
-2. a streaming soxr resampler takes it to the model's rate (read from the model's settings, see
-   :func:`helpers.models.settings`); the output is identical to resampling the whole song at once;
-3. it is cut into **segments** of the model's length (``n_frames`` STFT frames, about 1.5 s) that **overlap**;
-4. each segment and channel is transformed (STFT), masked by the U-Net (one mask per target), optionally refined
-   with a multichannel Wiener filter (norbert), and transformed back (ISTFT);
-5. the segments are **cross-faded** (:mod:`helpers.segments`): linear ramps over each overlap, summing to one;
-6. a second resampler takes the estimates back to the input's rate;
-7. the **residual** (``accompaniment``, or e.g. ``bassless``) is the input minus the targets, so the stems plus the
-   residual add up to the input exactly (up to float32 rounding).
+1. **read**: the audio arrives in blocks (from a file, never loaded whole) and a streaming soxr resampler takes it
+   to the model's rate (read from the model's settings, see :func:`helpers.models.settings`); the output is
+   identical to resampling the whole song at once;
+2. **segment**: it is cut into **segments** of the model's length (for the shipped U-Net ``n_frames`` STFT frames,
+   about 1.5 s) that **overlap**;
+3. **separate**: each segment and channel goes through the model's separation network, fed what its declaration
+   asks for (:class:`helpers.models.Architecture`): for a spectrogram model the STFT's magnitude, whose masks
+   multiply the complex STFT (optionally refined with a multichannel Wiener filter, norbert) before the ISTFT;
+   for a waveform model the samples themselves, whose outputs are the estimates;
+4. **cross-fade**: the segments are joined with linear ramps over each overlap, summing to one
+   (:mod:`helpers.segments`);
+5. **write**: a second resampler takes the estimates back to the input's rate, and each piece is given out with
+   the input it estimates. The **residual** (``accompaniment``, or e.g. ``bassless``) is the input minus the
+   targets, so the stems plus the residual add up to the input exactly (up to float32 rounding).
 
-Channels: the U-Net is a mono model, so every channel is separated on its own: stereo in, stereo out; a 5.1 file
-gives 5.1 stems. With ``wiener=True`` the channels are filtered jointly (norbert's multichannel Wiener filter).
+Channels: the course's models are mono, so every channel is separated on its own: stereo in, stereo out; a 5.1
+file gives 5.1 stems. With ``wiener=True`` the channels are filtered jointly (norbert's multichannel Wiener filter).
 Bandwidth: the stems hold what the model's rate can carry. The shipped model runs at 44.1 kHz and writes full-band
 stems (it models 0–11 kHz and extends its masks above, :class:`helpers.models.MaskExtension`); a model trained at
 22.05 kHz leaves everything above 11.025 kHz of a 44.1-kHz file to the residual.
 
-The simpler loops of notebooks 02, 04 and 05 live here too: :func:`separate_waveform` (waveform FNN, windowed
-overlap-add), :func:`separate_spectrogram_fnn`, and :func:`unet_masks` (a U-Net's masks over a whole spectrogram,
-back-to-back segments).
+The simpler whole-signal loops of notebooks 02, 04 and 05 live with their models
+(:func:`helpers.models.separate_waveform`, :func:`helpers.models.separate_spectrogram_fnn`,
+:func:`helpers.models.unet_masks`).
 
-Taught in: notebooks/06_separate_your_song.ipynb
+Taught in: notebooks/05_unet_vocals_drums.ipynb, notebooks/06_separate_your_song.ipynb,
+notebooks/07_time_domain.ipynb
 
 References
 ----------
@@ -40,17 +46,21 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 import warnings
 from collections import defaultdict
 from pathlib import Path
 
-import keras
 import numpy as np
+import soundfile as sf
+import soxr
+from tqdm.auto import tqdm
 
 from helpers import audio as audio_io
+from helpers import masks as masks_module
 from helpers import models, segments, spectral
-from helpers.config import DEFAULT_OVERLAP, check_targets
+from helpers.config import DEFAULT_OVERLAP, DEFAULT_TARGETS, check_targets
 from helpers.exceptions import ParameterError, check_int
 
 #: Frames read from a file per block.
@@ -58,48 +68,59 @@ BLOCK_LENGTH = 1 << 16
 
 
 class Separator:
-    """A U-Net or a Wave-U-Net with its settings, ready to separate audio of any length, rate and channel count.
+    """A registered model with its settings, ready to separate audio of any length, rate and channel count.
 
     Everything it needs (sample rate, STFT, segment length, targets) comes from the model's own settings
-    (:func:`helpers.models.settings`), never from a default. A spectrogram U-Net's masks multiply each segment's
-    STFT (step 4 of the module's recipe); a Wave-U-Net gives each segment's target waveforms directly.
+    (:func:`helpers.models.settings`), never from a default, and what it feeds the model and does with the output
+    comes from the model's declaration (:func:`helpers.models.architecture`): it names no architecture.
 
-    Taught in: notebooks/06_separate_your_song.ipynb
+    Thread safety: :meth:`predict` holds :attr:`lock` while the network runs, so one separator, or several
+    separators given the same ``lock``, may be used from several threads at once (the web app's workers share one
+    model this way); everything around the network call runs in parallel.
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb, notebooks/06_separate_your_song.ipynb,
+    notebooks/07_time_domain.ipynb
 
     Parameters
     ----------
     model : keras.Model, str, os.PathLike or None
-        A U-Net from :func:`helpers.models.unet` or a Wave-U-Net from :func:`helpers.models.wave_unet`, a
-        ``.keras`` file saved by :func:`helpers.models.save` (as the training functions and ``python -m
+        A model from a registered builder (e.g. :func:`helpers.models.unet`, :func:`helpers.models.wave_unet`), a
+        ``.keras`` file saved by :func:`helpers.models.save` (as :func:`helpers.training.train` and ``python -m
         helpers.train`` do), or ``None`` for the shipped U-Net.
     targets : sequence of str or None
         Which of the model's outputs to separate; ``None`` means all of them.
     overlap : float in [0, 0.5]
         Share of each segment that overlaps the next (0 gives back-to-back segments, as in notebook 05).
     wiener : bool
-        Refine the masked estimates with one EM iteration of norbert's multichannel Wiener filter (U-Net only).
+        Refine the masked estimates with one EM iteration of norbert's multichannel Wiener filter (spectrogram
+        models only).
     batch_size : int > 0
         Segments per model call (each of them with all its channels).
+    lock : threading.Lock or None
+        Held around every network call; ``None`` makes one of the separator's own.
 
     Attributes
     ----------
     targets : tuple of str
-    architecture : str
-        ``"unet"`` or ``"wave_unet"``.
+    architecture : helpers.models.Architecture
+        The model's declaration.
     sample_rate : int
         The model's rate, Hz.
     n_fft, hop_length, n_frames : int or None
-        The U-Net's STFT; a segment is ``n_frames`` frames (None for a Wave-U-Net).
+        A spectrogram model's STFT; a segment is ``n_frames`` frames (None for a waveform model).
     window : str or None
         The STFT's window.
+    overlap : float
     segment_length, overlap_length : int
         Segment and overlap lengths in samples at the model's rate.
     weights : np.ndarray [shape=(segment_length,)]
         The cross-fade (:func:`helpers.segments.crossfade_weights`).
     network : keras.Model
-        The network the separator runs on each batch of segments: for a U-Net, magnitudes
-        ``(batch, n_bins, n_frames, 1)`` in and one mask per target out (:func:`helpers.models.unet_mask_model`);
-        for a Wave-U-Net, waveforms ``(batch, segment_length, 1)`` in and out. For timing the model alone.
+        What the separator runs on each batch of segments (the declaration's
+        :meth:`~helpers.models.Architecture.network`): for the U-Net, magnitudes ``(batch, n_bins, n_frames, 1)``
+        in and one mask per target out (:func:`helpers.models.unet_mask_model`); for the Wave-U-Net, waveforms
+        ``(batch, segment_length, 1)`` in and out. For timing the model alone.
+    lock : threading.Lock
     timings : dict[str, float]
         Seconds spent so far in each stage: ``resample in``, ``STFT``, ``model``, ``Wiener``, ``ISTFT``
         (with the cross-fade), ``resample out``. :meth:`reset_timings` clears it; the benchmarks read it.
@@ -107,25 +128,25 @@ class Separator:
     Raises
     ------
     ParameterError
-        If the model file is missing, corrupt or carries no settings, it is neither a U-Net nor a Wave-U-Net, a
-        target is unknown or not among the model's outputs, ``wiener`` is asked of a Wave-U-Net, or ``overlap`` or
-        ``batch_size`` is out of range.
+        If the model file is missing, corrupt or carries no settings, its architecture declares no separator input,
+        a target is unknown or not among the model's outputs, ``wiener`` is asked of a waveform model, or
+        ``overlap`` or ``batch_size`` is out of range.
     """
 
-    def __init__(self, model=None, targets=None, overlap: float = DEFAULT_OVERLAP, wiener: bool = False,
-                 batch_size: int = 8):
+    def __init__(self, model=None, targets=None, *, overlap: float = DEFAULT_OVERLAP, wiener: bool = False,
+                 batch_size: int = 8, lock=None):
         if not 0 <= overlap <= 0.5:
             raise ParameterError(f"overlap={overlap!r} must be in [0, 0.5]")
         self.batch_size = check_int("batch_size", batch_size)
         if model is None or isinstance(model, (str, os.PathLike)):
             model = models.load(model)
         settings = models.settings(model)
-        self.architecture = settings["architecture"]
-        if self.architecture not in ("unet", "wave_unet"):
-            raise ParameterError(f"model {model.name!r} is a {self.architecture}; the separator runs a U-Net or a "
-                                 "Wave-U-Net")
-        if wiener and self.architecture == "wave_unet":
-            raise ParameterError("wiener=True refines masks; a Wave-U-Net predicts waveforms, not masks")
+        self.architecture = models.architecture(settings["architecture"])
+        if self.architecture.input is None:
+            raise ParameterError(f"model {model.name!r} is a {self.architecture.name}, which declares no input for "
+                                 "the separator (it is run by its own loop)")
+        if wiener and self.architecture.output == "waveform":
+            raise ParameterError(f"wiener=True refines masks; a {self.architecture.title} predicts waveforms")
         available = tuple(settings["targets"])
         self.targets = available if targets is None else check_targets(targets)
         missing = [t for t in self.targets if t not in available]
@@ -135,16 +156,16 @@ class Separator:
         self.sample_rate = settings["sample_rate"]
         self.n_fft, self.hop_length = settings.get("n_fft"), settings.get("hop_length")
         self.window, self.n_frames = settings.get("window"), settings.get("n_frames")
-        if self.architecture == "unet":
+        if self.architecture.input == "magnitude":
             self.segment_length = (self.n_frames - 1) * self.hop_length  # a centred STFT gives n_frames frames
-            self.network = models.unet_mask_model(model, self.targets)
         else:
             self.segment_length = settings["segment_length"]
-            self.network = keras.Model(model.input, {t: model.output[t] for t in self.targets},
-                                       name=f"{model.name}_targets")
+        self.network = self.architecture.network(model, self.targets)
+        self.overlap = float(overlap)
         self.overlap_length = int(round(overlap * self.segment_length))
         self.weights = segments.crossfade_weights(self.segment_length, self.overlap_length)
         self.wiener = bool(wiener)
+        self.lock = threading.Lock() if lock is None else lock
         self.reset_timings()
 
     def reset_timings(self) -> None:
@@ -152,26 +173,28 @@ class Separator:
         self.timings = defaultdict(float)
 
     def predict(self, batch: np.ndarray) -> dict:
-        """Run :attr:`network` on one batch (the ``model`` stage, timed).
+        """Run :attr:`network` on one batch, holding :attr:`lock` (the ``model`` stage, timed).
 
         Parameters
         ----------
         batch : np.ndarray, float32
-            U-Net: magnitudes ``(batch, n_bins, n_frames, 1)``; Wave-U-Net: waveforms ``(batch, segment_length, 1)``.
+            Magnitudes ``(batch, n_bins, n_frames, 1)`` or waveforms ``(batch, segment_length, 1)``, as the
+            architecture's ``input`` says.
 
         Returns
         -------
         outputs : dict[str, np.ndarray [shape=batch.shape]]
-            U-Net: masks in [0, 1]; Wave-U-Net: the targets' waveforms.
+            As the architecture's ``output`` says: masks, masked magnitudes or the targets' waveforms.
         """
-        start = time.perf_counter()
-        predicted = self.network.predict_on_batch(batch)
-        outputs = {t: np.asarray(predicted[t]) for t in self.targets}
-        self.timings["model"] += time.perf_counter() - start
+        with self.lock:
+            start = time.perf_counter()
+            predicted = self.network.predict_on_batch(batch)
+            outputs = {t: np.asarray(predicted[t]) for t in self.targets}
+            self.timings["model"] += time.perf_counter() - start
         return outputs
 
     def separate_segments(self, mixture_segments: np.ndarray) -> dict:
-        """Separate a batch of segments and weight them by the cross-fade (steps 4 and 5 of the module's recipe).
+        """Separate a batch of segments and weight them by the cross-fade (step 3 of the module's recipe).
 
         Parameters
         ----------
@@ -182,20 +205,20 @@ class Separator:
         estimates : dict[str, np.ndarray [shape=mixture_segments.shape]], float32
             Each target's estimate, multiplied by :attr:`weights`.
         """
-        from helpers import masks as masks_module
-
-        if self.architecture == "wave_unet":
+        if self.architecture.input == "waveform":
             return self._separate_waveforms(mixture_segments)
         timings, start = self.timings, time.perf_counter()
         mixture_stft = spectral.stft(mixture_segments, n_fft=self.n_fft, hop_length=self.hop_length,
                                      window=self.window)
         magnitude = np.abs(mixture_stft)
         timings["STFT"] += time.perf_counter() - start
-        patches = magnitude.reshape((-1,) + magnitude.shape[-2:] + (1,))
-        n_patches = self.batch_size * mixture_segments.shape[1]  # a short last batch is padded: no new trace
-        patches = np.pad(patches, ((0, max(0, n_patches - len(patches))), (0, 0), (0, 0), (0, 0)))
-        masks = {t: m[:magnitude[..., 0, 0].size].reshape(magnitude.shape)
-                 for t, m in self.predict(patches).items()}
+        rows = magnitude.reshape((-1,) + magnitude.shape[-2:] + (1,))
+        n_rows = self.batch_size * mixture_segments.shape[1]  # a short last batch is padded: no new trace
+        rows = np.pad(rows, ((0, max(0, n_rows - len(rows))), (0, 0), (0, 0), (0, 0)))
+        outputs = {t: y[:magnitude[..., 0, 0].size].reshape(magnitude.shape) for t, y in self.predict(rows).items()}
+        masks = outputs if self.architecture.output == "mask" else {
+            t: np.where(magnitude > 1e-8, y / np.maximum(magnitude, 1e-8), 0.0).clip(0, 1).astype(np.float32)
+            for t, y in outputs.items()}  # masked magnitudes: the mask is their share of the mixture's
         start = time.perf_counter()
         if self.wiener:
             residual = np.clip(1 - sum(masks.values()), 0, 1)
@@ -219,7 +242,7 @@ class Separator:
         return estimates
 
     def _separate_waveforms(self, mixture_segments: np.ndarray) -> dict:
-        """Step 4 for a Wave-U-Net: the segments' channels through the network, weighted by the cross-fade."""
+        """Step 3 for a waveform model: the segments' channels through the network, weighted by the cross-fade."""
         waveforms = mixture_segments.reshape(-1, self.segment_length, 1)
         n_rows = self.batch_size * mixture_segments.shape[1]  # a short last batch is padded: no new trace
         waveforms = np.pad(waveforms, ((0, max(0, n_rows - len(waveforms))), (0, 0), (0, 0)))
@@ -228,6 +251,9 @@ class Separator:
 
     def stream(self, blocks, sample_rate: int, n_channels: int):
         """Separate a stream of audio blocks; memory stays flat whatever the total length.
+
+        Each block goes through the module's five steps, one method each of the stream's state (:class:`_Stream`):
+        read, segment, separate, cross-fade, write.
 
         Parameters
         ----------
@@ -245,63 +271,16 @@ class Separator:
             ... and every target's estimate of them, at the input's rate. Over the whole stream the pieces add up
             to the input's length.
         """
-        import soxr
-
-        resampling = sample_rate != self.sample_rate
-        if resampling:
-            down = soxr.ResampleStream(sample_rate, self.sample_rate, n_channels, dtype=np.float32, quality="HQ")
-            ups = {t: soxr.ResampleStream(self.sample_rate, sample_rate, n_channels, dtype=np.float32, quality="HQ")
-                   for t in self.targets}
-        hop, overlap, length = self.segment_length - self.overlap_length, self.overlap_length, self.segment_length
-        buffer = np.zeros((n_channels, overlap), dtype=np.float32)  # model-rate input from the next segment's start
-        tails = {t: np.zeros((n_channels, overlap), dtype=np.float32) for t in self.targets}  # overlaps to fade in
-        ready = {t: np.zeros((n_channels, 0), dtype=np.float32) for t in self.targets}  # estimates at input rate
-        pending = []  # input blocks whose estimates are not out yet
-        n_pending = n_model = n_estimated = n_segments_done = 0
-        lead_in = overlap  # the first segment starts `overlap` samples before the input; those are dropped
-
+        state = _Stream(self, sample_rate, n_channels)
         for block, last in _with_last(blocks, n_channels):
-            pending.append(block)
-            n_pending += block.shape[1]
-            start = time.perf_counter()
-            x = _resample(down, block, last) if resampling else block
-            self.timings["resample in"] += time.perf_counter() - start
-            n_model += x.shape[1]
-            buffer = np.concatenate([buffer, x], axis=1)
-            if last:  # zero-pad the segments still needed to cover the input's end
-                n_segments = len(segments.segment_starts(n_model, length, overlap)) - n_segments_done
-                buffer = np.pad(buffer, ((0, 0), (0, max(0, (n_segments - 1) * hop + length - buffer.shape[1]))))
-            else:  # whole batches only, so the model sees one batch shape
-                n_segments = max(0, (buffer.shape[1] - length) // hop + 1) // self.batch_size * self.batch_size
-            finished = {t: [np.zeros((n_channels, 0), dtype=np.float32)] for t in self.targets}
-            for first in range(0, n_segments, self.batch_size):
-                count = min(self.batch_size, n_segments - first)
-                batch = np.stack([buffer[:, (first + j) * hop:(first + j) * hop + length] for j in range(count)])
-                for t, estimates in self.separate_segments(batch).items():
-                    for y in estimates:  # overlap-add: fade this segment in over the previous one's tail
-                        y[:, :overlap] += tails[t]
-                        finished[t].append(y[:, :hop])
-                        tails[t] = y[:, hop:]
-            buffer = buffer[:, n_segments * hop:]
-            n_segments_done += n_segments
-            skip = lead_in if n_segments else 0
-            lead_in -= skip
-            n_new = n_model - n_estimated if last else n_segments * hop - skip  # the end's zero padding is dropped
-            start = time.perf_counter()
-            for t in self.targets:
-                y = np.concatenate(finished[t], axis=1)[:, skip:skip + n_new]
-                y = _resample(ups[t], y, last) if resampling else y
-                ready[t] = np.concatenate([ready[t], y], axis=1)
-            self.timings["resample out"] += time.perf_counter() - start
-            n_estimated += n_new
-            n_out = n_pending if last else min(n_pending, min(y.shape[1] for y in ready.values()))
-            if last:  # a resampler may end a sample or two off the input's length
-                ready = {t: _fit(y, n_out) for t, y in ready.items()}
-            if n_out:
-                mixture = np.concatenate(pending, axis=1)
-                pending, n_pending = [mixture[:, n_out:]], n_pending - n_out
-                yield mixture[:, :n_out], {t: y[:, :n_out] for t, y in ready.items()}
-                ready = {t: y[:, n_out:] for t, y in ready.items()}
+            state.read(block, last)
+            n_segments = state.count_segments(last)
+            finished = {t: [] for t in self.targets}
+            for batch in state.segment(n_segments):
+                state.crossfade(self.separate_segments(batch), finished)
+            piece = state.write(finished, n_segments, last)
+            if piece is not None:
+                yield piece
 
     def __call__(self, audio: np.ndarray, sample_rate: int) -> dict:
         """Separate a whole signal held in memory; see :func:`separate`."""
@@ -312,6 +291,98 @@ class Separator:
             for t, y in estimates.items():
                 pieces[t].append(y)
         return {t: np.concatenate(p, axis=1).reshape(audio.shape) for t, p in pieces.items()}
+
+
+class _Stream:
+    """The state of one :meth:`Separator.stream` between blocks, and its steps (all lengths in samples).
+
+    At the model's rate: ``buffer`` holds the input from the next segment's start on; ``tails`` each target's
+    estimate over the last segment's overlap, which the next segment fades in over. At the input's rate:
+    ``pending`` holds the input blocks whose estimates are not out yet, ``ready`` the estimates not yet given out.
+    """
+
+    def __init__(self, separator: Separator, sample_rate: int, n_channels: int):
+        self.separator, self.timings = separator, separator.timings
+        self.length, self.overlap = separator.segment_length, separator.overlap_length
+        self.hop = self.length - self.overlap
+        self.resampling = sample_rate != separator.sample_rate
+        if self.resampling:
+            self.down = soxr.ResampleStream(sample_rate, separator.sample_rate, n_channels, dtype=np.float32,
+                                            quality="HQ")
+            self.ups = {t: soxr.ResampleStream(separator.sample_rate, sample_rate, n_channels, dtype=np.float32,
+                                               quality="HQ") for t in separator.targets}
+        self.buffer = np.zeros((n_channels, self.overlap), dtype=np.float32)
+        self.tails = {t: np.zeros((n_channels, self.overlap), dtype=np.float32) for t in separator.targets}
+        self.ready = {t: np.zeros((n_channels, 0), dtype=np.float32) for t in separator.targets}
+        self.pending, self.n_pending = [], 0
+        self.n_model = self.n_estimated = self.n_segments_done = 0  # input read, estimated, segments run
+        self.lead_in = self.overlap  # the first segment starts `overlap` samples before the input; dropped
+
+    def read(self, block: np.ndarray, last: bool) -> None:
+        """Step 1: keep the block until its estimates are out, and add it at the model's rate to the buffer."""
+        self.pending.append(block)
+        self.n_pending += block.shape[1]
+        start = time.perf_counter()
+        x = _resample(self.down, block, last) if self.resampling else block
+        self.timings["resample in"] += time.perf_counter() - start
+        self.n_model += x.shape[1]
+        self.buffer = np.concatenate([self.buffer, x], axis=1)
+
+    def count_segments(self, last: bool) -> int:
+        """How many segments to run now: whole batches of those the buffer holds (so the model sees one batch
+        shape), or at the end every segment still needed to cover the input (the buffer zero-padded to them)."""
+        if not last:
+            n_segments = max(0, (self.buffer.shape[1] - self.length) // self.hop + 1)
+            return n_segments // self.separator.batch_size * self.separator.batch_size
+        n_segments = len(segments.segment_starts(self.n_model, segment_length=self.length,
+                                                 overlap_length=self.overlap)) - self.n_segments_done
+        needed = (n_segments - 1) * self.hop + self.length
+        self.buffer = np.pad(self.buffer, ((0, 0), (0, max(0, needed - self.buffer.shape[1]))))
+        return n_segments
+
+    def segment(self, n_segments: int):
+        """Step 2: the buffer's first ``n_segments`` overlapping segments, a batch at a time, each
+        ``(count, n_channels, segment_length)``."""
+        batch_size = self.separator.batch_size
+        for first in range(0, n_segments, batch_size):
+            starts = [(first + j) * self.hop for j in range(min(batch_size, n_segments - first))]
+            yield np.stack([self.buffer[:, s:s + self.length] for s in starts])
+
+    def crossfade(self, estimates: dict, finished: dict) -> None:
+        """Step 4: fade each (weighted) segment estimate in over the previous one's tail; its first ``hop``
+        samples are finished, the rest is the next tail."""
+        for t, batch in estimates.items():
+            for y in batch:
+                y[:, :self.overlap] += self.tails[t]
+                finished[t].append(y[:, :self.hop])
+                self.tails[t] = y[:, self.hop:]
+
+    def write(self, finished: dict, n_segments: int, last: bool):
+        """Step 5: the finished estimates back at the input's rate (the lead-in and the end's padding dropped);
+        return the next ``(mixture, estimates)`` piece whose estimates are all ready, or None."""
+        self.buffer = self.buffer[:, n_segments * self.hop:]
+        self.n_segments_done += n_segments
+        skip = self.lead_in if n_segments else 0
+        self.lead_in -= skip
+        n_new = self.n_model - self.n_estimated if last else n_segments * self.hop - skip
+        n_channels = self.buffer.shape[0]
+        start = time.perf_counter()
+        for t, pieces in finished.items():
+            y = np.concatenate([np.zeros((n_channels, 0), np.float32), *pieces], axis=1)[:, skip:skip + n_new]
+            y = _resample(self.ups[t], y, last) if self.resampling else y
+            self.ready[t] = np.concatenate([self.ready[t], y], axis=1)
+        self.timings["resample out"] += time.perf_counter() - start
+        self.n_estimated += n_new
+        n_out = self.n_pending if last else min(self.n_pending, min(y.shape[1] for y in self.ready.values()))
+        if last:  # a resampler may end a sample or two off the input's length
+            self.ready = {t: _fit(y, n_out) for t, y in self.ready.items()}
+        if not n_out:
+            return None
+        mixture = np.concatenate(self.pending, axis=1)
+        self.pending, self.n_pending = [mixture[:, n_out:]], self.n_pending - n_out
+        piece = mixture[:, :n_out], {t: y[:, :n_out] for t, y in self.ready.items()}
+        self.ready = {t: y[:, n_out:] for t, y in self.ready.items()}
+        return piece
 
 
 def _with_last(blocks, n_channels):
@@ -338,14 +409,14 @@ def _fit(y, n):
 
 @functools.lru_cache(maxsize=4)
 def _shipped_separator(targets, overlap, wiener):
-    return Separator(None, targets, overlap, wiener)
+    return Separator(None, targets, overlap=overlap, wiener=wiener)
 
 
-def separate(audio: np.ndarray, sample_rate: int, targets=("vocals", "drums"), model=None,
-             residual: str | None = None, overlap: float = DEFAULT_OVERLAP, wiener: bool = False) -> dict:
+def separate(audio: np.ndarray, sample_rate: int, *, targets=DEFAULT_TARGETS, model=None,
+             residual: str | None = None, overlap: float | None = None, wiener: bool | None = None) -> dict:
     """Separate target stems from a song held in memory, at its own sample rate and channel count.
 
-    Taught in: notebooks/06_separate_your_song.ipynb
+    Taught in: notebooks/06_separate_your_song.ipynb, notebooks/07_time_domain.ipynb
 
     Parameters
     ----------
@@ -356,13 +427,15 @@ def separate(audio: np.ndarray, sample_rate: int, targets=("vocals", "drums"), m
     targets : sequence of str
         Stems to separate; each must be an output of the model.
     model : keras.Model, str, os.PathLike, Separator or None
-        ``None`` uses the shipped checkpoint (loaded once, then cached).
+        ``None`` uses the shipped checkpoint (loaded once, then cached). A :class:`Separator` brings its own
+        ``overlap`` and ``wiener``.
     residual : str or None
         If given, also return the mixture minus the targets under this name (e.g. ``"accompaniment"``).
-    overlap : float in [0, 0.5]
-        Share of each segment that overlaps the next.
-    wiener : bool
-        Refine with a multichannel Wiener filter (norbert).
+    overlap : float in [0, 0.5] or None
+        Share of each segment that overlaps the next; ``None``: the separator's, or
+        :data:`helpers.config.DEFAULT_OVERLAP`.
+    wiener : bool or None
+        Refine with a multichannel Wiener filter (norbert); ``None``: the separator's, or False.
 
     Returns
     -------
@@ -374,8 +447,8 @@ def separate(audio: np.ndarray, sample_rate: int, targets=("vocals", "drums"), m
     ------
     ParameterError
         If the audio is invalid (see :func:`helpers.audio.validate_audio`), ``sample_rate`` is not a positive
-        integer, a target is unknown or not among the model's outputs, ``residual`` repeats a target's name, or the
-        model cannot be loaded.
+        integer, a target is unknown or not among the model's outputs, ``residual`` repeats a target's name,
+        ``overlap`` or ``wiener`` differs from a given separator's, or the model cannot be loaded.
 
     Examples
     --------
@@ -394,10 +467,17 @@ def separate(audio: np.ndarray, sample_rate: int, targets=("vocals", "drums"), m
         if missing:
             raise ParameterError(f"target {missing[0]!r} is not separated by this separator; it separates "
                                  + ", ".join(separator.targets))
-    elif model is None:
-        separator = _shipped_separator(targets, overlap, wiener)
+        for name, asked, own in (("overlap", overlap, separator.overlap), ("wiener", wiener, separator.wiener)):
+            if asked is not None and asked != own:
+                raise ParameterError(f"{name}={asked!r} differs from the separator's {name}={own!r}; build the "
+                                     f"Separator with {name}={asked!r} instead")
     else:
-        separator = Separator(model, targets, overlap, wiener)
+        overlap = DEFAULT_OVERLAP if overlap is None else overlap
+        wiener = False if wiener is None else bool(wiener)
+        if model is None:
+            separator = _shipped_separator(targets, overlap, wiener)
+        else:
+            separator = Separator(model, targets, overlap=overlap, wiener=wiener)
     if not np.any(audio):
         warnings.warn("the audio is silent: every estimate is silent", stacklevel=2)
     mixture = audio.astype(np.float32, copy=False)
@@ -407,8 +487,10 @@ def separate(audio: np.ndarray, sample_rate: int, targets=("vocals", "drums"), m
     return estimates
 
 
-def output_paths(song, out_dir, targets, residual: str) -> dict:
+def output_paths(song, out_dir, *, targets, residual: str) -> dict:
     """Where :func:`separate_file` writes a song's stems: ``out_dir/<song stem>/<name>.wav``.
+
+    Used by: helpers.separation.check_outputs, benchmarks/run.py
 
     Returns
     -------
@@ -419,8 +501,10 @@ def output_paths(song, out_dir, targets, residual: str) -> dict:
     return {name: folder / f"{name}.wav" for name in (*targets, residual)}
 
 
-def check_outputs(songs, out_dir, targets, residual: str, overwrite: bool = False) -> dict:
+def check_outputs(songs, out_dir, *, targets, residual: str, overwrite: bool = False) -> dict:
     """Check every output path before anything is written (the ``separate`` command's rules).
+
+    Used by: helpers.separate
 
     Returns
     -------
@@ -449,7 +533,7 @@ def check_outputs(songs, out_dir, targets, residual: str, overwrite: bool = Fals
     inputs = {Path(song).resolve() for song in songs}
     outputs, folders = {}, {}
     for song in songs:
-        paths = output_paths(song, out_dir, targets, residual)
+        paths = output_paths(song, out_dir, targets=targets, residual=residual)
         folder = next(iter(paths.values())).parent
         if folder.resolve() in folders:
             raise ParameterError(f"{song} and {folders[folder.resolve()]} would both write to {folder}; "
@@ -468,10 +552,12 @@ def check_outputs(songs, out_dir, targets, residual: str, overwrite: bool = Fals
     return outputs
 
 
-def separate_file(song, paths: dict, separator: Separator, progress: bool = True, on_progress=None) -> dict:
+def separate_file(song, paths: dict, separator: Separator, *, progress: bool = True, on_progress=None) -> dict:
     """Separate one audio file into the given paths, streaming: temporary files, renamed when all are complete.
 
     A failure or an interrupt leaves no output of this song behind (and the input is only read).
+
+    Used by: helpers.separate, helpers.app.server, benchmarks/run.py
 
     Parameters
     ----------
@@ -497,8 +583,6 @@ def separate_file(song, paths: dict, separator: Separator, progress: bool = True
     ParameterError
         If the file is not usable audio.
     """
-    from tqdm.auto import tqdm
-
     song = Path(song)
     info = audio_io.check_file(song, scan=False)  # the blocks are checked for NaN/Inf as they come
     folder = next(iter(paths.values())).parent
@@ -533,117 +617,7 @@ def separate_file(song, paths: dict, separator: Separator, progress: bool = True
 
 def _file_blocks(song):
     """A file's samples as ``(n_channels, BLOCK_LENGTH)`` float32 blocks, each checked for NaN/Inf."""
-    import soundfile as sf
-
     for block in sf.blocks(str(song), blocksize=BLOCK_LENGTH, dtype="float32", always_2d=True):
         if not np.all(np.isfinite(block)):
             raise ParameterError(f"{song}: contains non-finite samples (NaN or Inf)")
         yield block.T
-
-
-def separate_waveform(model, mixture: np.ndarray, frame_length: int, hop_length: int) -> dict:
-    """Run the waveform FNN over a whole mono signal: frame, predict, window, overlap-add.
-
-    The mixture is padded by one frame on both sides so every sample is covered by two Hann-weighted frames
-    (``hop_length = frame_length / 2``: the periodic Hann sums to one).
-
-    Taught in: notebooks/02_waveform_fnn.ipynb
-
-    Parameters
-    ----------
-    model : keras.Model
-        From :func:`helpers.models.waveform_fnn`.
-    mixture : np.ndarray [shape=(n_samples,)]
-    frame_length, hop_length : int
-
-    Returns
-    -------
-    estimates : dict[str, np.ndarray [shape=(n_samples,)]], float32
-
-    Raises
-    ------
-    ParameterError
-        If ``hop_length`` is not ``frame_length // 2``.
-    """
-    import scipy.signal
-
-    if hop_length * 2 != frame_length:
-        raise ParameterError(f"hop_length={hop_length} must be frame_length / 2 = {frame_length / 2}")
-    n = mixture.shape[-1]
-    n_padded = int(np.ceil((n + 2 * frame_length) / hop_length)) * hop_length
-    padded = np.zeros(n_padded, dtype=np.float32)
-    padded[frame_length : frame_length + n] = mixture
-    x, _ = models.waveform_frames(padded, None, frame_length, hop_length)
-    predictions = model.predict(x, batch_size=256, verbose=0)
-    window = scipy.signal.get_window("hann", frame_length).astype(np.float32)
-    return {name: spectral.overlap_add(frames * window, hop_length)[frame_length : frame_length + n]
-            for name, frames in predictions.items()}
-
-
-def separate_spectrogram_fnn(model, mixture: np.ndarray) -> dict:
-    """Separate a (multichannel) mixture with the spectrogram FNN: each channel's STFT, masked, with its own phase.
-
-    Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
-
-    Parameters
-    ----------
-    model : keras.Model
-        From :func:`helpers.models.spectrogram_fnn`; its settings give the STFT and the context.
-    mixture : np.ndarray [shape=(n_channels, n_samples) or (n_samples,)]
-        At the model's sample rate.
-
-    Returns
-    -------
-    estimates : dict[str, np.ndarray [shape=mixture.shape]], float32
-    """
-    settings = models.settings(model)
-    n_fft, hop_length, window = settings["n_fft"], settings["hop_length"], settings["window"]
-    mixture_stft = spectral.stft(mixture, n_fft=n_fft, hop_length=hop_length, window=window)
-    magnitude, phase = spectral.magphase(mixture_stft)
-    windows = models.context_windows(magnitude, settings["context"])  # (..., n_frames, 2c+1, n_bins)
-    predictions = model.predict(windows.reshape(-1, *windows.shape[-2:]), batch_size=1024, verbose=0)
-    estimates = {}
-    for target, estimate in predictions.items():
-        estimate = np.swapaxes(estimate.reshape(windows.shape[:-2] + (windows.shape[-1],)), -1, -2)
-        estimate = np.minimum(estimate, magnitude)  # a mask never exceeds one
-        estimates[target] = spectral.istft(estimate * phase, hop_length=hop_length, window=window,
-                                           length=mixture.shape[-1])
-    return estimates
-
-
-def unet_masks(model, magnitude: np.ndarray, batch_size: int = 8) -> dict:
-    """Predict each target's mask for a whole magnitude spectrogram, segment by segment (back to back).
-
-    The spectrogram is cut into segments of the model's ``n_frames`` frames (the last zero-padded), each channel
-    separately.
-
-    Taught in: notebooks/05_unet_vocals_drums.ipynb
-
-    Parameters
-    ----------
-    model : keras.Model
-        From :func:`helpers.models.unet`.
-    magnitude : np.ndarray [shape=(..., n_bins, n_total_frames)]
-    batch_size : int > 0
-
-    Returns
-    -------
-    masks : dict[str, np.ndarray [shape=magnitude.shape]], values in [0, 1]
-    """
-    n_frames = models.settings(model)["n_frames"]
-    magnitude = np.asarray(magnitude, dtype=np.float32)
-    lead, (n_bins, total) = magnitude.shape[:-2], magnitude.shape[-2:]
-    flat = magnitude.reshape(-1, n_bins, total)
-    n_segments = int(np.ceil(total / n_frames))
-    padded = np.zeros((flat.shape[0], n_bins, n_segments * n_frames), dtype=np.float32)
-    padded[..., :total] = flat
-    patches = padded.reshape(flat.shape[0], n_bins, n_segments, n_frames).transpose(0, 2, 1, 3)
-    patches = patches.reshape(-1, n_bins, n_frames, 1)
-    predictions = model.predict(patches, batch_size=check_int("batch_size", batch_size), verbose=0)
-    masks = {}
-    for target, estimate in predictions.items():
-        mask = estimate[..., 0] / np.maximum(patches[..., 0], 1e-8)
-        mask = np.where(patches[..., 0] > 1e-8, mask, 0.0).clip(0, 1)
-        mask = mask.reshape(flat.shape[0], n_segments, n_bins, n_frames).transpose(0, 2, 1, 3)
-        masks[target] = mask.reshape(flat.shape[0], n_bins, -1)[..., :total].reshape(lead + (n_bins, total))
-    return masks

@@ -1,32 +1,35 @@
-"""Train the course's U-Net from the command line: ``python -m helpers.train`` (also ``make pretrained``).
+"""Train any registered model from the command line: ``python -m helpers.train`` (also ``make pretrained``).
 
-Trains on the chosen data, keeps the best model by validation loss (its settings inside the ``.keras`` file, see
-:func:`helpers.models.save`), scores it on the test split against MIX, HALF and IRM1 (museval), and writes a model
-card beside it for people: the data and its licence, training time, scores, size and SHA-256.
+Builds the model of ``--model`` (one of :func:`helpers.models.architectures`, with the builder options given;
+the rest take the builder's defaults), trains it with :func:`helpers.training.train`, keeps the best model by
+validation loss (its settings inside the ``.keras`` file, see :func:`helpers.models.save`), scores it on the test
+split against MIX, HALF and IRM1 (museval), and writes a model card beside it for people: the data and its licence,
+training time, scores, size and SHA-256. It names no architecture: an architecture of your own, registered by a
+module that ``$HELPERS_ARCHITECTURES`` names, trains the same way.
 
-Taught in: notebooks/05_unet_vocals_drums.ipynb
+Used by: Makefile
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
 
-from helpers import config, data
+from helpers import config, data, evaluation, models, separation, soundfont, synth, training
 from helpers.exceptions import ParameterError
 
-
-
 def generated_data(engine: str) -> dict:
-    """What the generated dataset is made of, for the model card: the engine, its sound banks and their licences."""
+    """What the generated dataset is made of, for the model card: the engine, its sound banks and their licences.
+
+    Used by: helpers.train
+    """
     if engine == "numpy":
         return {"source": "generated", "generator": "helpers.synth (pure NumPy synthesis: additive and "
                 "source-filter instruments and voices, no recorded samples)", "sound_banks": [],
                 "licence": "MIT (this course's code and its output)"}
-    from helpers import soundfont
-
     bank = soundfont.BANKS["train"]
     return {"source": "generated", "generator": "helpers.soundfont (note events rendered through a General MIDI "
             "SoundFont with TinySoundFont, source-filter singers, pedalboard production)",
@@ -37,26 +40,46 @@ def generated_data(engine: str) -> dict:
             "licence": "MIT (this course's code and its output; the banks above are MIT)"}
 
 
+#: Builder options with a flag of their own (``--n-fft``); any other builder argument goes through ``--set``.
+BUILDER_OPTIONS = (("sample_rate", int, "Hz"), ("n_fft", int, "STFT size, samples"),
+                   ("hop_length", int, "STFT hop, samples"), ("n_frames", int, "STFT frames per segment"),
+                   ("segment_length", int, "samples per segment (waveform models)"),
+                   ("modelled_bins", int, "the U-Net models the lowest bins and extends its masks above"),
+                   ("base_filters", int, "filters of the first layer"), ("depth", int, "the U-Net's encoder levels"),
+                   ("n_levels", int, "the Wave-U-Net's levels"))
+
+
 def parse_args(argv=None):
-    """Parse the command line (see ``--help``)."""
+    """Parse the command line (see ``--help``).
+
+    Used by: helpers.train.main
+    """
+    declared = {name: models.architecture(name) for name in models.architectures()}
+    trainable = [name for name, a in declared.items() if a.segments is not None]
+    losses = sorted({loss for name in trainable for loss in declared[name].losses})
     parser = argparse.ArgumentParser(
         prog="python -m helpers.train",
-        description="Train a U-Net that separates target stems (default: vocals and drums) and write a model card.",
+        description="Train a model that separates target stems (default: vocals and drums) on random segments of "
+                    "the songs and write a model card. Builder options left out take the builder's defaults.",
     )
-    parser.add_argument("--model", choices=("unet", "wave-unet"), default="unet",
-                        help="a spectrogram U-Net (masks) or a Wave-U-Net (waveforms) (default: %(default)s)")
-    parser.add_argument("--loss", choices=("l1", "stft", "l1+stft"), default="l1+stft",
-                        help="the Wave-U-Net's loss: L1 on samples, the multi-resolution STFT loss, or both "
-                             "(default: %(default)s; the U-Net always uses L1 on masked magnitudes)")
-    parser.add_argument("--segment-length", type=int, default=16384,
-                        help="the Wave-U-Net's segment, samples (default: %(default)s)")
+    shipped = models.file_settings(models.PRETRAINED)["architecture"]
+    parser.add_argument("--model", choices=[name.replace("_", "-") for name in trainable],
+                        default=shipped.replace("_", "-"),
+                        help="the registered architecture (default: the shipped model's, %(default)s; a module named "
+                             "in $HELPERS_ARCHITECTURES adds its own)")
+    parser.add_argument("--loss", choices=losses, default=None,
+                        help="one of the architecture's losses (default: the first it declares)")
+    parser.add_argument("--targets", nargs="+", default=list(config.DEFAULT_TARGETS),
+                        help="stems to separate, any of vocals drums bass other accompaniment (default: vocals drums)")
+    for name, kind, text in BUILDER_OPTIONS:
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
+                            help=f"{text} (default: the builder's)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="any other argument of the builder, VALUE read as JSON (--set dropout=0.3); repeatable")
     parser.add_argument("--steps-per-epoch", type=int, default=100,
-                        help="batches per epoch of remixed excerpts (default: %(default)s)")
+                        help="batches of random segments per epoch (default: %(default)s)")
     parser.add_argument("--no-augment", dest="augment", action="store_false",
-                        help="the U-Net trains on the fixed segments of a cache instead of excerpts remixed across "
-                             "songs with random gains")
-    parser.add_argument("--modelled-bins", type=int, default=None,
-                        help="the U-Net models the lowest bins and extends its masks above (default: all)")
+                        help="segments of one song each, as recorded, instead of stems remixed with random gains")
     parser.add_argument("--initial-model", type=Path, default=None,
                         help="start from this .keras model's weights (layers matching in name and shape)")
     parser.add_argument("--max-minutes", type=float, default=None,
@@ -64,24 +87,15 @@ def parse_args(argv=None):
     parser.add_argument("--data", choices=("generated", "musdb-preview", "musdb"), default="generated",
                         help="training data (default: %(default)s)")
     parser.add_argument("--root", type=Path, default=None, help="dataset root (default: the source's own)")
-    parser.add_argument("--targets", nargs="+", default=["vocals", "drums"],
-                        help="stems to separate, any of vocals drums bass other accompaniment (default: vocals drums)")
-    parser.add_argument("--sample-rate", type=int, default=config.SAMPLE_RATE, help="Hz (default: %(default)s)")
-    parser.add_argument("--n-fft", type=int, default=config.N_FFT, help="STFT size, samples (default: %(default)s)")
-    parser.add_argument("--hop-length", type=int, default=config.HOP_LENGTH,
-                        help="STFT hop, samples (default: %(default)s)")
-    parser.add_argument("--n-frames", type=int, default=config.N_FRAMES,
-                        help="STFT frames per segment (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=40, help="maximum epochs (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=8, help="patches per batch (default: %(default)s)")
-    parser.add_argument("--base-filters", type=int, default=None,
-                        help="filters of the first layer (default: 8 for the U-Net, 16 for the Wave-U-Net)")
-    parser.add_argument("--depth", type=int, default=None,
-                        help="encoder levels (default: 5 for the U-Net, 8 for the Wave-U-Net)")
+    parser.add_argument("--batch-size", type=int, default=8, help="segments per batch (default: %(default)s)")
+    parser.add_argument("--patience", type=int, default=8,
+                        help="epochs without improvement before stopping (default: %(default)s)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's initial rate (default: %(default)s)")
-    parser.add_argument("--n-valid", type=int, default=5, help="train tracks held out for validation (default: %(default)s)")
-    parser.add_argument("--model-path", type=Path, default=Path("models/unet.keras"),
-                        help="output .keras file; the card goes beside it as .json (default: %(default)s)")
+    parser.add_argument("--n-valid", type=int, default=5,
+                        help="train tracks held out for validation (default: %(default)s)")
+    parser.add_argument("--model-path", type=Path, default=None,
+                        help="output .keras file; the card goes beside it as .json (default: models/MODEL.keras)")
     parser.add_argument("--log-dir", type=Path, default=None, help="TensorBoard log folder (default: none)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--fast", action="store_true",
@@ -91,26 +105,60 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    """Command-line entry point; returns the exit code (2 on bad input)."""
+    """Command-line entry point; returns the exit code (2 on bad input).
+
+    Used by: Makefile
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
     try:
+        args = parse_args(argv)
         return _run(args, "python -m helpers.train " + " ".join(argv))
     except ParameterError as exc:
         print(f"train: error: {exc}", file=sys.stderr)
         return 2
 
 
-def _run(args, command: str) -> int:
-    from helpers import evaluation, models, separation, training
+def builder_arguments(args, builder) -> dict:
+    """The builder's arguments the command line gives: ``--targets``, the builder options that were passed, and
+    each ``--set NAME=VALUE``; every one checked against the builder's signature.
 
-    targets = config.check_targets(args.targets)
-    if args.model_path.suffix != ".keras":  # checked again by train_unet, but before the data is generated
+    Used by: helpers.train
+
+    Raises
+    ------
+    ParameterError
+        If an option is not an argument of the builder, or a ``--set`` is not ``NAME=VALUE``.
+    """
+    accepted = inspect.signature(builder).parameters
+    given = {"targets": config.check_targets(args.targets)}
+    given.update({name: getattr(args, name) for name, _, _ in BUILDER_OPTIONS if getattr(args, name) is not None})
+    for item in args.set:
+        name, equals, text = item.partition("=")
+        if not equals or not name.isidentifier():
+            raise ParameterError(f"--set {item!r} must be NAME=VALUE")
+        try:
+            given[name] = json.loads(text)
+        except json.JSONDecodeError:
+            given[name] = text  # a plain string (--set window=hamming)
+    unknown = [name for name in given if name not in accepted]
+    if unknown:
+        flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
+        raise ParameterError(f"{flags}: not an argument of {builder.__name__} (it takes {', '.join(accepted)})")
+    return given
+
+
+def _run(args, command: str) -> int:
+    declared = models.architecture(args.model)
+    args.model_path = args.model_path or Path("models", f"{declared.name}.keras")
+    if args.model_path.suffix != ".keras":  # checked again by training.train, but before the data is generated
         raise ParameterError(f"--model-path {args.model_path} must end in .keras")
+    loss = next(iter(declared.losses)) if args.loss is None else args.loss
+    if loss not in declared.losses:
+        raise ParameterError(f"--loss {loss}: {args.model} is trained with {', '.join(declared.losses)}")
+    settings = models.settings(declared.builder(**builder_arguments(args, declared.builder)))  # checks them all
+    targets = tuple(settings["targets"])
     engine = None
     if args.data == "generated":
-        from helpers import synth
-
         root = args.root or synth.generate(progress=not args.quiet)  # the default set is made if missing
         settings_file = Path(root, "settings.json")
         engine = json.loads(settings_file.read_text())["engine"] if settings_file.exists() else None
@@ -126,33 +174,23 @@ def _run(args, command: str) -> int:
     if args.fast:
         fit_tracks = fit_tracks[:8]
         test_splits = {split: tracks[:2] for split, tracks in test_splits.items()}
-    common = dict(targets=targets, epochs=epochs, batch_size=args.batch_size, sample_rate=args.sample_rate,
-                  learning_rate=args.learning_rate, seed=args.seed, log_dir=args.log_dir,
-                  verbose=0 if args.quiet else 1)
-    if args.model == "unet":
-        name = "U-Net"
-        model, history, seconds = training.train_unet(
-            fit_tracks, valid_tracks, args.model_path, n_fft=args.n_fft, hop_length=args.hop_length,
-            n_frames=args.n_frames, base_filters=args.base_filters or 8, depth=args.depth or 5,
-            augment=args.augment, steps_per_epoch=args.steps_per_epoch, modelled_bins=args.modelled_bins,
-            initial_model=args.initial_model, max_minutes=args.max_minutes, **common)
-    else:
-        name = "Wave-U-Net"
-        model, history, seconds = training.train_wave_unet(
-            fit_tracks, valid_tracks, args.model_path, loss=args.loss, steps_per_epoch=args.steps_per_epoch,
-            segment_length=args.segment_length, n_levels=args.depth or 8, base_filters=args.base_filters or 16,
-            max_minutes=args.max_minutes, **common)
+    model, history, seconds = training.train(
+        settings, fit_tracks, valid_tracks, args.model_path, loss=loss, epochs=epochs, batch_size=args.batch_size,
+        steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate, patience=args.patience,
+        seed=args.seed, augment=args.augment, initial_model=args.initial_model, max_minutes=args.max_minutes,
+        log_dir=args.log_dir, verbose=0 if args.quiet else 1)
+    name = declared.title or declared.name
     scored = [t for t in targets if t != "accompaniment"]  # the baselines score stems only
     tables = {}
-    if scored:
+    if scored and declared.input is not None:
         separator = separation.Separator(model, scored)
-        estimator = lambda mixture: separator(mixture, args.sample_rate)  # noqa: E731
-        settings = models.settings(model)
+        estimator = lambda mixture: separator(mixture, settings["sample_rate"])  # noqa: E731
         for split, tracks in test_splits.items():
             per_track = evaluation.score_on_tracks(tracks, {name: estimator}, targets=scored,
-                                                   sample_rate=args.sample_rate, n_fft=settings.get("n_fft"),
+                                                   sample_rate=settings["sample_rate"], n_fft=settings.get("n_fft"),
                                                    hop_length=settings.get("hop_length"))
-            tables[split] = {metric: evaluation.results_table(per_track, metric) for metric in ("SDR", "SI-SDR")}
+            tables[split] = {metric: evaluation.results_table(per_track, metric=metric)
+                             for metric in ("SDR", "SI-SDR")}
             print(f"{split} split:\n{tables[split]['SDR']}")
     card = {
         "model": args.model_path.name,
@@ -164,12 +202,10 @@ def _run(args, command: str) -> int:
         {"source": args.data, "licence": "MUSDB18: academic use only (see sigsep.github.io/datasets/musdb.html)"},
         "training": {"n_train_tracks": len(fit_tracks), "n_valid_tracks": len(valid_tracks),
                      "epochs_run": len(history["loss"]), "batch_size": args.batch_size, "seed": args.seed,
-                     "augmentation": ("stems remixed across songs, random gains in [0.25, 1.25], "
-                                      f"{args.steps_per_epoch} batches per epoch") if args.augment or
-                     args.model == "wave-unet" else "none",
+                     "augmentation": (f"{declared.segments.augmentation}, {args.steps_per_epoch} batches per epoch"
+                                      if args.augment else "none"),
                      "initial_model": args.initial_model.name if args.initial_model else None,
-                     "loss": args.loss if args.model == "wave-unet" else "L1 on masked magnitudes",
-                     "seconds": round(seconds, 1), "best_val_loss": min(history["val_loss"]),
+                     "loss": loss, "seconds": round(seconds, 1), "best_val_loss": min(history["val_loss"]),
                      "command": command},
         "test_scores": {split: {"n_tracks": len(test_splits[split]),
                                 "metric": "SDR (dB), museval, median over tracks",

@@ -18,7 +18,7 @@ from helpers.app.server import Settings, create_app
 __all__ = ["Settings", "create_app", "start", "main"]
 
 
-def start(port: int | None = None, host: str = "127.0.0.1", settings: Settings | None = None, show: bool = True):
+def start(*, port: int | None = None, host: str = "127.0.0.1", settings: Settings | None = None, show: bool = True):
     """Start the app in a background thread of this kernel and show it (Colab: through its port proxy).
 
     Taught in: notebooks/06_separate_your_song.ipynb
@@ -63,7 +63,10 @@ def start(port: int | None = None, host: str = "127.0.0.1", settings: Settings |
 
 
 def main(argv=None) -> int:
-    """``python -m helpers.app``: serve the app (``make app``)."""
+    """``python -m helpers.app``: serve the app (``make app``).
+
+    Used by: helpers.app.__main__
+    """
     import uvicorn
 
     defaults = Settings()
@@ -78,7 +81,7 @@ def main(argv=None) -> int:
     parser.add_argument("--retention-days", type=float, default=defaults.retention_days, help="default: 7")
     parser.add_argument("--max-active", type=int, default=defaults.max_active,
                         help="separations one user may have queued or running (default: 3)")
-    parser.add_argument("--model", default=None, help="a .keras U-Net saved by the course (default: the shipped one)")
+    parser.add_argument("--model", default=None, help="a .keras model saved by the course (default: the shipped U-Net)")
     args = parser.parse_args(argv)
     settings = Settings(root=args.root, workers=args.workers, max_upload_mb=args.max_upload_mb,
                         quota_mb=args.quota_mb, retention_days=args.retention_days, max_active=args.max_active,

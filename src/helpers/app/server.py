@@ -11,7 +11,7 @@ history per user and control over every error; FastAPI is what Gradio itself run
 A user is whoever holds the session cookie issued on the first request; a user never sees another's separations
 (they answer 404, as if they did not exist).
 
-Taught in: notebooks/06_separate_your_song.ipynb
+Used by: helpers.app
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from fastapi import Cookie, FastAPI, File, Form, HTTPException, Request, Respons
 from fastapi.responses import FileResponse, HTMLResponse
 from starlette.background import BackgroundTask
 
+from helpers import audio
 from helpers.app.store import LimitError, Store
 from helpers.config import DEFAULT_TARGETS, check_targets, data_dir, residual_name
 from helpers.exceptions import ParameterError
@@ -41,6 +42,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 @dataclasses.dataclass
 class Settings:
     """What an instructor may change (``python -m helpers.app --help`` lists the same as options).
+
+    Used by: helpers.app, helpers.app.server.create_app
 
     Attributes
     ----------
@@ -57,7 +60,8 @@ class Settings:
     max_active : int
         Separations one user may have queued or running at once.
     model : str or None
-        A ``.keras`` U-Net saved by the course; ``None`` is the shipped one.
+        A ``.keras`` model saved by the course (any architecture the separator runs); ``None`` is the shipped
+        U-Net.
     """
 
     root: Path | None = None
@@ -72,6 +76,11 @@ class Settings:
 class Workers:
     """A bounded pool of threads that separate queued songs with one shared model.
 
+    Each job's :class:`helpers.separation.Separator` is given the pool's lock, so the model runs one batch at a
+    time while reading, STFTs and writing run in parallel.
+
+    Used by: helpers.app.server.create_app
+
     Parameters
     ----------
     store : Store
@@ -83,11 +92,11 @@ class Workers:
         self.pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="separator")
         self._model = None
         self._load_lock = threading.Lock()
-        self._model_lock = threading.Lock()  # one model call at a time; everything around it runs in parallel
+        self._model_lock = threading.Lock()  # the separators' lock: one model call at a time, the rest in parallel
 
     def model(self):
-        """The U-Net, loaded on first use and kept."""
-        from helpers import models
+        """The model, loaded on first use and kept (shared by every worker's separator, with one lock)."""
+        from helpers import models  # here: Keras (TensorFlow) loads with the first separation, not at start
 
         with self._load_lock:
             if self._model is None:
@@ -99,21 +108,15 @@ class Workers:
 
     def run(self, separation_id: str) -> None:
         """Separate one queued song; any failure becomes a failed separation with a one-line reason."""
-        from helpers import separation
+        from helpers import separation  # here: it imports Keras, like models above
 
         if not self.store.start(separation_id):
             return  # deleted while it waited
         job = self.store.get(None, separation_id)
         folder = self.store.files / separation_id
         try:
-            separator = separation.Separator(self.model(), job["targets"], wiener=job["wiener"])
-            predict = separator.predict
-
-            def locked_predict(batch):
-                with self._model_lock:
-                    return predict(batch)
-
-            separator.predict = locked_predict
+            separator = separation.Separator(self.model(), job["targets"], wiener=job["wiener"],
+                                             lock=self._model_lock)
             names = [*job["targets"], residual_name(job["targets"])]
             paths = {name: folder / f"{name}.wav" for name in names}
             report = separation.separate_file(folder / "input", paths, separator, progress=False,
@@ -131,8 +134,11 @@ class Workers:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def waveform_png(path, out, width: int = 900, height: int = 90) -> Path:
-    """Draw a stem's waveform (min/max envelope of its channels' mean) as a small PNG, reading it block by block."""
+def waveform_png(path, out, *, width: int = 900, height: int = 90) -> Path:
+    """Draw a stem's waveform (min/max envelope of its channels' mean) as a small PNG, reading it block by block.
+
+    Used by: helpers.app.server.Workers
+    """
     import numpy as np
     import soundfile as sf
     from matplotlib.figure import Figure
@@ -158,6 +164,8 @@ def waveform_png(path, out, width: int = 900, height: int = 90) -> Path:
 def display_name(filename) -> str:
     """The uploaded file's name, for display only (files are stored under random names).
 
+    Used by: helpers.app.server.create_app
+
     Raises
     ------
     ParameterError
@@ -176,7 +184,7 @@ def display_name(filename) -> str:
 def create_app(settings: Settings | None = None):
     """Build the web app (FastAPI): the page, the JSON API, the store and the workers.
 
-    Taught in: notebooks/06_separate_your_song.ipynb
+    Used by: helpers.app.start, helpers.app.main
 
     Parameters
     ----------
@@ -188,7 +196,7 @@ def create_app(settings: Settings | None = None):
         ``app.state.store`` and ``app.state.workers`` hold the store and the pool; they start with the app's
         lifespan (a restart marks interrupted separations failed) and stop with it.
     """
-    from helpers import audio, models
+    from helpers import models  # here: importing helpers.app stays free of Keras (TensorFlow) until an app is made
 
     settings = settings or Settings()
     root = Path(settings.root) if settings.root is not None else data_dir() / "app"

@@ -8,6 +8,8 @@ Layout under the app's folder (``data/app`` by default)::
 
 Every method opens its own connection, so the store is safe to use from the request handlers and the worker
 threads at once; SQLite's WAL journal lets readers go on while a worker writes.
+
+Used by: helpers.app.server
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ ACTIVE = ("queued", "running")
 
 class Store:
     """The database and the files of the web app.
+
+    Used by: helpers.app.server
 
     Parameters
     ----------
@@ -220,7 +224,10 @@ class Store:
 
 
 class LimitError(Exception):
-    """A user asked for more than the app allows (concurrent jobs, storage quota)."""
+    """A user asked for more than the app allows (concurrent jobs, storage quota).
+
+    Used by: helpers.app.server
+    """
 
 
 def _hash(token: str) -> str:
