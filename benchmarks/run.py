@@ -98,10 +98,10 @@ def speed(peers, song, short_song, out, runs) -> dict:
     from helpers import models, separation
 
     separator = separation.Separator()
-    paths = separation.output_paths(song, out / "unet", separator.targets, "accompaniment")
+    paths = separation.output_paths(song, out / "unet", targets=separator.targets, residual="accompaniment")
     separator(np.zeros((2, 44100 * 5), np.float32), 44100)  # warm-up: traces the model
     wave = separation.Separator(models.PRETRAINED_WAVE)
-    wave_paths = separation.output_paths(song, out / "wave", wave.targets, "accompaniment")
+    wave_paths = separation.output_paths(song, out / "wave", targets=wave.targets, residual="accompaniment")
     wave(np.zeros((2, 44100 * 5), np.float32), 44100)
     unet_e2e, unet_model, umx_e2e, umx_model, cli, profiles = [], [], [], [], [], []
     wave_e2e, wave_model = [], []
@@ -181,7 +181,7 @@ def training_throughput(cache_dir) -> dict:
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss={t: "mae" for t in TARGETS})
         timer = EpochTimer()
         timer.seconds = []
-        model.fit(data.tf_dataset(cache, TARGETS, batch_size=8, shuffle=True), epochs=epochs, callbacks=[timer],
+        model.fit(data.tf_dataset(cache, targets=TARGETS, batch_size=8, shuffle=True), epochs=epochs, callbacks=[timer],
                   shuffle=False, verbose=0)
         rates = [n_examples / s for s in timer.seconds[1:]]  # the first epoch traces the model
         results[name] = {"n_examples": n_examples, "examples_per_s": stats(rates)}
@@ -203,10 +203,10 @@ def quality(cache_dir) -> dict:
     start = time.perf_counter()
     frames, targets = [], {t: [] for t in TARGETS}
     for track in train:
-        arrays = data.track_arrays(track, TARGETS)
+        arrays = data.track_arrays(track, targets=TARGETS)
         for channel in range(2):
-            x, y = models.waveform_frames(arrays["mixture"][channel], {t: arrays[t][channel] for t in TARGETS},
-                                          512, 256)
+            x, y = data.waveform_frames(arrays["mixture"][channel], {t: arrays[t][channel] for t in TARGETS},
+                                        frame_length=512, hop_length=256)
             frames.append(x)
             for t in TARGETS:
                 targets[t].append(y[t])
@@ -220,7 +220,7 @@ def quality(cache_dir) -> dict:
     cache = data.build_cache(train, cache_dir / "bench_fnn_10.h5", targets=TARGETS, progress=False)
     spectrogram_fnn = models.spectrogram_fnn(targets=TARGETS, context=3)
     spectrogram_fnn.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")
-    spectrogram_fnn.fit(models.spectrogram_fnn_batches(cache, TARGETS, 3, 4, seed=0),
+    spectrogram_fnn.fit(data.spectrogram_fnn_batches(cache, targets=TARGETS, context=3, segments_per_batch=4, seed=0),
                         steps_per_epoch=data.cache_info(cache)["n_examples"] // 4, epochs=8, verbose=0)
     timings["spectrogram FNN training"] = time.perf_counter() - start
 
@@ -228,14 +228,16 @@ def quality(cache_dir) -> dict:
         return lambda mixture: {t: np.stack([fn(channel)[t] for channel in mixture]) for t in TARGETS}
 
     estimators = {
-        "waveform FNN": per_channel(lambda m: separation.separate_waveform(waveform_fnn, m, 512, 256)),
-        "spectrogram FNN": lambda m: separation.separate_spectrogram_fnn(spectrogram_fnn, m),
+        "waveform FNN": per_channel(lambda m: models.separate_waveform(waveform_fnn, m, frame_length=512,
+                                                                                hop_length=256)),
+        "spectrogram FNN": lambda m: models.separate_spectrogram_fnn(spectrogram_fnn, m),
         "U-Net": lambda m: separation.separate(m, 22050),
         "Wave-U-Net": lambda m: wave(m, 22050),
         "U-Net + Wiener": lambda m: separation.separate(m, 22050, wiener=True),
     }
     start = time.perf_counter()
-    per_track = evaluation.score_on_tracks(test, estimators, TARGETS, 22050, methods=("MIX", "IRM1", "IRM2", "Wiener"))
+    per_track = evaluation.score_on_tracks(test, estimators, targets=TARGETS, sample_rate=22050,
+                                           methods=("MIX", "IRM1", "IRM2", "Wiener"))
     timings["scoring"] = time.perf_counter() - start
     table = evaluation.results_table(per_track)
     return {"sdr": table.values, "n_tracks": len(test), "seconds": timings}
@@ -260,11 +262,12 @@ def quality_splits() -> dict:
         except ParameterError as exc:
             print(f"  {split} split skipped: {exc}", flush=True)
             continue
-        per_track = evaluation.score_on_tracks(tracks, estimators, TARGETS, 44100,
+        per_track = evaluation.score_on_tracks(tracks, estimators, targets=TARGETS, sample_rate=44100,
                                                methods=("MIX", "HALF", "IRM1", "IRM2", "Wiener"))
         table = evaluation.results_table(per_track)
         above_half = {t: sum(s["U-Net"][t]["SDR"] > s["HALF"][t]["SDR"] for s in per_track) for t in TARGETS}
-        bass = evaluation.score_on_tracks(tracks, {"U-Net": lambda m: bass_separator(m, 44100)}, ("bass",), 44100,
+        bass = evaluation.score_on_tracks(tracks, {"U-Net": lambda m: bass_separator(m, 44100)}, targets=("bass",),
+                                          sample_rate=44100,
                                           methods=("MIX", "HALF", "IRM1"))
         results[split] = {"sdr": table.values, "n_tracks": len(tracks), "above_half": above_half,
                           "bass_sdr": evaluation.results_table(bass).values, "seconds": time.perf_counter() - start}
@@ -454,9 +457,9 @@ def main(argv=None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     synth.generate(progress=False)
-    song3 = synth.demo_song(work / "song_3min.wav", 180.0)
-    song10 = synth.demo_song(work / "song_10min.wav", 600.0)
-    short = synth.demo_song(work / "song_15s.wav", 15.0)
+    song3 = synth.demo_song(work / "song_3min.wav", duration=180.0)
+    song10 = synth.demo_song(work / "song_10min.wav", duration=600.0)
+    short = synth.demo_song(work / "song_15s.wav", duration=15.0)
     results = {"command": "make bench", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "machine": machine()}
     peers = Peers(args.peer_python)
