@@ -15,7 +15,7 @@ COLAB_PINS := tests/colab/requirements.txt
 VENV_BENCH := .venv-bench
 # The models under JAX with the oldest Keras the course supports (Colab's; pyproject.toml's floor), no TensorFlow.
 VENV_JAX := .venv-jax
-JAX_PACKAGES := keras==3.13.2 jax[cpu]==0.8.2 numpy scipy h5py soundfile pytest
+JAX_PACKAGES := keras==3.13.2 jax[cpu]==0.8.2 numpy scipy h5py soundfile soxr pytest
 BENCH_PACKAGES := torch==2.13.0 numpy soundfile tqdm einops==0.8.2 julius==0.2.8
 
 # The SoundFont renderer (helpers.soundfont). Its wheel declares PyAudio for live playback, which the course never
@@ -112,7 +112,7 @@ pretrained: data
 WAVE_LOSS ?= l1
 MINUTES ?= 35
 pretrained-wave: data
-	$(PY) -m helpers.train --model wave-unet --loss $(WAVE_LOSS) --epochs 1000 --max-minutes $(MINUTES) \
+	$(PY) -m helpers.train --model wave-unet --loss $(WAVE_LOSS) --epochs 1000 --patience 10 --max-minutes $(MINUTES) \
 		--model-path src/helpers/pretrained/wave_unet_vocals_drums.keras
 
 course: data

@@ -1,9 +1,32 @@
 """Helpers for the source-separation course.
 
-Every notebook in ``notebooks/`` is a thin layer over these modules: audio I/O (:mod:`helpers.audio`),
-spectral transforms (:mod:`helpers.spectral`), plotting and widgets, and the dataset generator
-(:mod:`helpers.synth`); names and defaults live in :mod:`helpers.config`. Import the module you need, e.g.
-``from helpers import audio, spectral``.
+Every notebook in ``notebooks/`` is a thin layer over these modules. Import the module you need, e.g. ``from
+helpers import audio, spectral``.
+
+**The layout's rule**: a module named by a noun is a library (``training``, ``separation``); a module named by a
+verb is that library's command line, a thin layer that parses arguments and turns bad input into exit status 2
+(``train`` is ``python -m helpers.train``, ``separate`` the ``separate`` command). A small command stays in its
+library as ``main`` (``python -m helpers.synth``, ``helpers.course``, ``helpers.app``). One concept has one home:
+a model, and everything that differs between models, lives in its module of :mod:`helpers.models`; the rest reads
+its declaration.
+
+The modules, one line each:
+
+- ``config``: names, defaults and paths; ``exceptions``: :class:`ParameterError` and its checks;
+- ``audio``: reading, writing, checking, resampling and encoding audio; ``compat``: musdb without ffmpeg, optional
+  nussl, quiet TensorFlow;
+- ``synth`` and ``soundfont``: the generated multitrack songs (NumPy and SoundFont engines); ``data``: tracks,
+  caches and the segment data sets models train on;
+- ``spectral``: the STFT and its inverse; ``masks``: ideal masks and the Wiener filter; ``segments``: segments,
+  overlaps and cross-fades; ``classic``: REPET-SIM and HPSS;
+- ``models`` (a package): the networks, each with its declaration, and saving and loading them; ``losses``: the
+  waveform losses;
+- ``training`` and ``train``: training any registered model, and its command; ``separation`` and ``separate``:
+  the streaming separator, and its command; ``app``: the separator as a web app;
+- ``evaluation``: BSS Eval scores and baselines; ``plotting`` and ``widgets``: figures, players and interactive
+  widgets; ``checkers``: the notebooks' exercise checkers; ``course``: runs every notebook headless.
+
+Taught in: notebooks/00_setup_check.ipynb
 """
 
 from helpers.config import data_dir
