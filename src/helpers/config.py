@@ -35,7 +35,7 @@ SAMPLE_RATE = 22050
 N_FFT = 1024
 HOP_LENGTH = 256
 WINDOW = "hann"
-#: STFT frames in one segment, the excerpt a model sees at once (about 1.5 s at the defaults).
+#: STFT frames in one segment, the piece of a song a model sees at once (about 1.5 s at the defaults).
 N_FRAMES = 128
 #: Share of each segment that overlaps the next one when a song is separated; see notebooks/06.
 DEFAULT_OVERLAP = 0.25
