@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers import spectral, synth
+from helpers.config import DEFAULT_TARGETS
 from helpers.evaluation import si_sdr
 from helpers.segments import segment_starts
 
@@ -236,7 +237,7 @@ def check_scaled_stft_loss(value, gain: float) -> bool:
     return _report(abs(float(value) - expected) <= 0.01, "loss of a scaled estimate", f"you: {float(value):.3f}")
 
 
-def check_unet_parameters(count, depth: int = 6, base_filters: int = 8, targets=("vocals", "drums")) -> bool:
+def check_unet_parameters(count, *, depth: int = 6, base_filters: int = 8, targets=DEFAULT_TARGETS) -> bool:
     """Exercise (05): the number of trainable weights of a :func:`helpers.models.unet` with ``depth`` levels and
     ``base_filters`` filters, predicted before the model is built, checked against the built model's count.
 
