@@ -84,11 +84,16 @@ def test_a_new_architecture_trains_and_separates_through_the_commands(small_data
     np.testing.assert_allclose(sum(stems), original, atol=1e-6)  # the stems plus the residual are the input
     assert 0 < np.abs(stems[0]).max() < np.abs(original).max() + 1e-6
 
-    without = {k: v for k, v in environment.items() if k != models.PLUGINS_VARIABLE}
-    refused = subprocess.run([*command[:-3], "--out", str(tmp_path / "refused"), "--quiet"], capture_output=True,
-                             text=True, env=without)
-    assert refused.returncode == 2 and f"architecture='{NAME}' must be one of" in refused.stderr
-    assert models.PLUGINS_VARIABLE in refused.stderr and not (tmp_path / "refused").exists()
+
+def test_a_file_of_an_unregistered_architecture_is_refused_naming_the_variable(tmp_path):
+    """As in a process that never imported the module that registers it."""
+    settings = models.settings(one_layer_mask()) | {"architecture": "never_registered"}
+    inputs = keras.Input((129, 16, 1))
+    model = keras.Model(inputs, models.AudioSettings(settings, name=models.SETTINGS_LAYER)(inputs))
+    model.save(tmp_path / "unknown.keras")
+    with pytest.raises(ParameterError, match="architecture='never_registered' must be one of .*"
+                                             + models.PLUGINS_VARIABLE):
+        models.load(tmp_path / "unknown.keras")
 
 
 def test_a_plugin_that_cannot_be_imported_is_named(monkeypatch):
