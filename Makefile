@@ -18,11 +18,13 @@ VENV_JAX := .venv-jax
 JAX_PACKAGES := keras==3.13.2 jax[cpu]==0.8.2 numpy scipy h5py soundfile soxr pytest
 BENCH_PACKAGES := torch==2.13.0 numpy soundfile tqdm einops==0.8.2 julius==0.2.8
 
-# The SoundFont renderer (helpers.soundfont). Its wheel declares PyAudio for live playback, which the course never
+# The SoundFont renderer (helpers.songs.soundfont_engine). Its wheel declares PyAudio for live playback, which the course never
 # uses and which needs PortAudio's headers to build, so it is installed without its dependencies.
 SOUNDFONT_RENDERER := tinysoundfont==0.3.7
-# The General MIDI banks (MIT): Fluid R3 for training and testing, MuseScore General for the held-out split.
-BANK_PACKAGES := fluid-soundfont-gm musescore-general-soundfont
+# The recorded sounds the songs are played from: the General MIDI banks (MIT; Fluid R3 for training and testing,
+# MuseScore General for the held-out splits), the AVL recorded drum kits (CC-BY-SA 3.0; one for training, one held
+# out) and Sonic Pi's recorded loops (CC0).
+BANK_PACKAGES := fluid-soundfont-gm musescore-general-soundfont avldrums.lv2-soundfont sonic-pi-samples
 
 export FAST ?= 1
 export PYTHONHASHSEED = 0
@@ -44,13 +46,13 @@ $(STAMP): pyproject.toml
 # Install the banks where apt runs as root (Debian, Ubuntu, Colab); elsewhere say what to do, and `make data` falls
 # back to the NumPy synthesizer (with one line saying so).
 banks:
-	@$(PY) -c 'from helpers import soundfont as s; import sys; sys.exit(any(s.missing(x) for x in s.STYLES))' 2>/dev/null \
+	@$(PY) -c 'from helpers.songs import soundfont_engine as s; import sys; sys.exit(any(s.missing(x) or s.optional_missing(x) for x in s.STYLES))' 2>/dev/null \
 		|| { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BANK_PACKAGES) >/dev/null; \
 		else echo "banks: install $(BANK_PACKAGES) (or set COURSE_SOUNDFONTS); without them the data is NumPy-synthesised"; fi; }
 
 data: setup banks
-	$(PY) -m helpers.synth
+	$(PY) -m helpers.songs
 
 test: setup banks
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg

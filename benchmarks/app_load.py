@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def song(seed: int, seconds: float = 10.0, rate: int = 44100) -> bytes:
     """A generated 10-s song's mixture (the course's synthesiser), as 16-bit WAV bytes."""
-    from helpers import synth
+    from helpers import songs
 
-    signals, _ = synth.make_song(seed, seed, "test", duration=seconds, sample_rate=rate)
+    signals, _ = songs.numpy_engine.make_song(seed, seed, "test", duration=seconds, sample_rate=rate)
     buffer = io.BytesIO()
     sf.write(buffer, signals["mixture"].T, rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()

@@ -7,7 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from helpers import audio, synth
+from helpers import audio, songs
 
 # The Colab-like run has an environment of its own and runs through `make test-colab` (tests/colab/test_colab.py).
 collect_ignore = ["colab"]
@@ -66,7 +66,7 @@ def write_bad_audio(path, case):
 def small_dataset(tmp_path_factory):
     """Two train songs and one test song of 4 s, plus one duet per subset: the NumPy generator, small."""
     root = tmp_path_factory.mktemp("generated")
-    return synth.generate(root, n_train=2, n_test=1, duration=4.0, n_duets_train=1, n_duets_test=1,
+    return songs.generate(root, n_train=2, n_test=1, duration=4.0, n_duets_train=1, n_duets_test=1,
                           duet_duration=3.0, workers=1, progress=False, engine="numpy")
 
 

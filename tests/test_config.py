@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers import ParameterError, config, data, synth
+from helpers import ParameterError, config, data, songs
 from helpers.exceptions import check_int
 
 
@@ -30,7 +30,7 @@ def test_data_folders_are_resolved_at_call_time(tmp_path, monkeypatch, small_dat
     monkeypatch.setenv("COURSE_DATA", str(small_dataset.parent))
     (small_dataset.parent / "generated").symlink_to(small_dataset)
     assert len(data.load_tracks("generated", "train")) == 2
-    assert synth.generate(n_train=2, n_test=1, duration=4.0, n_duets_train=1, n_duets_test=1, duet_duration=3.0,
+    assert songs.generate(n_train=2, n_test=1, duration=4.0, n_duets_train=1, n_duets_test=1, duet_duration=3.0,
                           workers=1, progress=False, engine="numpy") == small_dataset.parent / "generated"  # reused
 
 

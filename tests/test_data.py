@@ -167,60 +167,169 @@ def test_waveform_frames_frame_the_mixture_and_its_sources():
     assert data.waveform_frames(mixture, frame_length=4, hop_length=2)[1] is None
 
 
-def test_waveform_segments_are_consistent_remixes_and_reproducible(small_dataset):
-    tracks = data.load_tracks("generated", "train", root=small_dataset)
-    arrays = [data.track_arrays(t, targets=("vocals", "drums", "accompaniment"), sample_rate=8000) for t in tracks]
-    kwargs = dict(segment_length=2048, batch_size=4, n_batches=3, seed=1)
-    plain = data.WaveformSegments(arrays, ("vocals", "drums"), augment=False, **kwargs)
-    mixture, targets = plain[0]
-    assert len(plain) == 3 and mixture.shape == (4, 2048, 1) and set(targets) == {"vocals", "drums"}
-    assert np.abs(mixture - targets["vocals"] - targets["drums"]).max() > 0  # the accompaniment is in the mixture
-    plain.on_epoch_end()
-    np.testing.assert_array_equal(plain[0][0], mixture)  # validation repeats
-    remixed = data.WaveformSegments(arrays, ("vocals", "drums"), **kwargs)
-    first = remixed[0]
-    np.testing.assert_array_equal(first[0], remixed[0][0])  # the same batch, the same draw
-    assert not np.array_equal(first[0], mixture)  # random gains: not the recorded mixture
+SEGMENT_SETS = {  # both segment data sets, as (class, keyword arguments) with segments of 64 samples
+    "spectrogram": (data.SpectrogramSegments, dict(n_fft=64, hop_length=16, n_frames=5)),
+    "waveform": (data.WaveformSegments, dict(segment_length=64)),
+}
+
+
+def _segments(kind, arrays, targets, **kwargs):
+    cls, settings = SEGMENT_SETS[kind]
+    return cls(arrays, targets, **settings, **kwargs)
+
+
+def _coded_arrays(n_tracks=4, n_samples=600):
+    """Stems whose every sample says where it comes from: stem j, track k, channel c, sample n hold
+    100000 j + 10000 (k + 1) + 1000 c + n (exact in float32)."""
+    from helpers.config import STEMS
+
+    n = np.arange(n_samples)
+    return [{s: np.stack([j * 100000 + (k + 1) * 10000 + c * 1000 + n for c in range(2)]).astype(np.float32)
+             for j, s in enumerate(STEMS)} for k in range(n_tracks)]
+
+
+def _decode(row):
+    """(track, channel, offset) of a segment of :func:`_coded_arrays` (at gain 1)."""
+    code = int(row[0]) % 100000
+    np.testing.assert_array_equal(np.diff(row), 1)  # one contiguous piece
+    return code // 10000 - 1, code % 10000 // 1000, code % 1000
+
+
+def test_both_segment_sets_share_one_policy_and_its_description():
+    policy = data.SpectrogramSegments.policy
+    assert policy is data.WaveformSegments.policy is data.AUGMENTATION
+    assert isinstance(policy, data.Augmentation)
+    assert data.SpectrogramSegments.augmentation == data.WaveformSegments.augmentation == policy.description
+    assert policy.description.startswith("stems remixed across songs")
+    assert "[-9, +6] dB" in policy.description and "p = 0.1" in policy.description
+    assert data.Augmentation(gain_db=(-3, 3), p_drop=0.2).description == (
+        "stems remixed across songs, gains in [-3, +3] dB, channels swapped, a target dropped with p = 0.2")
+    with pytest.raises(ParameterError, match=r"gain_db=\(6, -9\)"):
+        data.Augmentation(gain_db=(6, -9))
+    with pytest.raises(ParameterError, match="p_drop=1.5"):
+        data.Augmentation(p_drop=1.5)
+
+
+@pytest.mark.parametrize("kind", SEGMENT_SETS)
+def test_augmented_stems_come_from_many_tracks_channels_and_offsets(kind, monkeypatch):
+    from helpers.config import STEMS
+
+    cls, _ = SEGMENT_SETS[kind]
+    monkeypatch.setattr(cls, "policy", data.Augmentation(gain_db=(0.0, 0.0), p_drop=0.0))  # gains 1: exact codes
+    arrays = _coded_arrays()
+    remixed = _segments(kind, arrays, ("vocals", "drums"), batch_size=50, n_batches=1, seed=3)
+    mixture, stems = remixed.signals(0)
+    draws = np.array([[_decode(stems[s][row]) for s in STEMS] for row in range(50)])  # (row, stem, 3)
+    tracks, channels, offsets = draws[..., 0], draws[..., 1], draws[..., 2]
+    assert set(tracks.ravel()) == set(range(4)) and set(channels.ravel()) == {0, 1}
+    assert np.mean([len(set(r)) > 1 for r in tracks]) > 0.8  # most examples mix stems of different songs
+    assert np.mean([len(set(r)) > 1 for r in channels]) > 0.6  # and of both channels
+    assert np.mean([len(set(r)) == 4 for r in offsets]) > 0.9  # each stem at an offset of its own
+    np.testing.assert_array_equal(mixture, sum(stems[s] for s in STEMS))
+
+
+@pytest.mark.parametrize("kind", SEGMENT_SETS)
+def test_augmented_gains_span_the_db_range_and_targets_drop_to_silence(kind):
+    from helpers.config import STEMS
+
+    ones = [{s: np.ones((2, 300), np.float32) for s in STEMS} for _ in range(3)]
+    remixed = _segments(kind, ones, ("vocals", "drums"), batch_size=500, n_batches=4, seed=4)
+    batches = [remixed.signals(i) for i in range(4)]
+    stems = {s: np.concatenate([b[1][s] for b in batches]) for s in STEMS}  # 2000 examples
+    for s in STEMS:
+        assert np.all(stems[s] == stems[s][:, :1])  # one gain per stem and example
+    level = {s: stems[s][:, 0] for s in STEMS}
+    for s in ("bass", "other"):  # not targets: never dropped
+        db = 20 * np.log10(level[s])
+        assert db.min() >= -9 - 1e-4 and db.max() <= 6 + 1e-4
+        assert db.min() < -8.5 and db.max() > 5.5 and 0.45 < np.mean(db < -1.5) < 0.55  # uniform in dB
+    for s in ("vocals", "drums"):
+        dropped = level[s] == 0
+        assert 0.05 < dropped.mean() < 0.15
+        assert np.all(stems[s][dropped] == 0)
+        assert np.all(20 * np.log10(level[s][~dropped]) >= -9 - 1e-4)
+    mixture, outputs = remixed[0]  # the data set's outputs: a dropped target is exact silence
+    silent = batches[0][1]["vocals"][:, 0] == 0
+    assert silent.any() and np.all(outputs["vocals"][silent] == 0) and np.all(outputs["vocals"][~silent].max(
+        axis=tuple(range(1, mixture.ndim))) > 0)
+
+
+def test_a_drop_never_silences_the_whole_mixture():
+    from helpers.config import STEMS
+
+    ones = [{s: np.ones((1, 100), np.float32) for s in STEMS}]
+    policy = data.Augmentation(p_drop=1.0)
+    mixture, stems = policy.batch(np.random.default_rng(0), ones, batch_size=20, segment_length=50, targets=STEMS)
+    assert np.all(mixture != 0) and all(np.all(stems[s] == 0) for s in STEMS[:3]) and np.all(stems["other"] != 0)
+    mixture, stems = policy.batch(np.random.default_rng(0), ones, batch_size=20, segment_length=50,
+                                  targets=("vocals", "accompaniment"))
+    assert np.all(stems["vocals"] == 0) and np.all(mixture == stems["drums"] + stems["bass"] + stems["other"])
+
+
+@pytest.mark.parametrize("kind", SEGMENT_SETS)
+def test_without_augment_the_batches_are_real_segments_and_repeat(kind):
+    from helpers.config import STEMS
+
+    arrays = _coded_arrays()
+    fixed = _segments(kind, arrays, ("vocals", "drums"), batch_size=20, n_batches=2, seed=5, augment=False)
+    mixture, stems = fixed.signals(1)
+    for row in range(20):
+        [(track, channel, start)] = {_decode(stems[s][row]) for s in STEMS}
+        for s in STEMS:  # one track's stems, one channel, one offset, gains 1
+            np.testing.assert_array_equal(stems[s][row], arrays[track][s][channel, start:start + 64])
+    np.testing.assert_array_equal(mixture, sum(stems[s] for s in STEMS))
+    first = fixed[1]
+    fixed.on_epoch_end()
+    np.testing.assert_array_equal(fixed.signals(1)[0], mixture)  # a fixed validation set
+    np.testing.assert_array_equal(fixed[1][0], first[0])
+
+
+@pytest.mark.parametrize("kind", SEGMENT_SETS)
+def test_segment_sets_are_reproducible_and_new_every_epoch(kind):
+    arrays = _coded_arrays()
+    remixed = _segments(kind, arrays, ("vocals",), batch_size=4, n_batches=3, seed=1)
+    mixture, _ = remixed.signals(0)
+    np.testing.assert_array_equal(remixed.signals(0)[0], mixture)  # the same batch, the same draw
+    assert not np.array_equal(remixed.signals(1)[0], mixture)
     remixed.on_epoch_end()
-    assert not np.array_equal(first[0], remixed[0][0])  # a new epoch, new remixes
+    assert not np.array_equal(remixed.signals(0)[0], mixture)  # a new epoch, new remixes
     with pytest.raises(ParameterError, match="arrays is empty"):
-        data.WaveformSegments([], ("vocals",), **kwargs)
+        _segments(kind, [], ("vocals",), batch_size=4, n_batches=3)
+    with pytest.raises(ParameterError, match="lack"):
+        _segments(kind, [{"mixture": arrays[0]["vocals"], "vocals": arrays[0]["vocals"]}], ("vocals",),
+                  batch_size=4, n_batches=3)
 
 
-def test_spectrogram_segments_remix_stems_across_songs_consistently(small_dataset):
+def test_segment_sets_targets_and_accompaniment_add_up_to_the_mixture(small_dataset):
     from helpers import spectral
     from helpers.config import STEMS
 
     tracks = data.load_tracks("generated", "train", root=small_dataset)
     arrays = [data.track_arrays(t, targets=STEMS, sample_rate=8000) for t in tracks]
+    targets = ("vocals", "drums", "accompaniment")
+    waveform = data.WaveformSegments(arrays, targets, segment_length=2048, batch_size=8, n_batches=2, seed=1)
+    mixture, outputs = waveform[0]
+    assert mixture.shape == (8, 2048, 1) and mixture.dtype == np.float32 and list(outputs) == list(targets)
+    assert all(o.shape == (8, 2048, 1) and o.dtype == np.float32 for o in outputs.values())
+    np.testing.assert_allclose(sum(outputs.values()), mixture, atol=1e-6 * np.abs(mixture).max())
+    stems = waveform.signals(0)[1]
+    np.testing.assert_allclose(outputs["accompaniment"][..., 0], stems["bass"] + stems["other"], atol=1e-6)
+    # Stems from different songs at different gains: no row is one song's real mixture.
+    real = {tuple(np.round(a["mixture"][c, :50], 6)) for a in arrays for c in range(2)}
+    assert not any(tuple(np.round(row[:50, 0], 6)) in real for row in mixture)
+
     kwargs = dict(n_fft=256, hop_length=64, n_frames=16, batch_size=4, n_batches=3, seed=2)
     remixed = data.SpectrogramSegments(arrays, ("vocals", "accompaniment"), **kwargs)
     mixture, stems = remixed.signals(0)
     assert mixture.shape == (4, 15 * 64) and set(stems) == set(STEMS)
-    total = np.zeros_like(mixture)
-    for s in STEMS:
-        total += stems[s]
-    np.testing.assert_array_equal(mixture, total)  # the new mixture is exactly the sum of its stems
-    magnitude, targets = remixed[0]
-    assert magnitude.shape == (4, 129, 16, 1) and set(targets) == {"vocals", "accompaniment"}
+    magnitude, outputs = remixed[0]
+    assert magnitude.shape == (4, 129, 16, 1) and magnitude.dtype == np.float32
+    assert list(outputs) == ["vocals", "accompaniment"]
     np.testing.assert_allclose(magnitude[..., 0], np.abs(spectral.stft(mixture, n_fft=256, hop_length=64)),
                                rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(targets["accompaniment"][..., 0],
+    np.testing.assert_allclose(outputs["accompaniment"][..., 0],
                                np.abs(spectral.stft(mixture - stems["vocals"], n_fft=256, hop_length=64)),
                                rtol=1e-4, atol=1e-5)
-    # Stems from different songs at different gains: no row is one song's real mixture.
-    real = {tuple(np.round(a["mixture"][c, :50], 6)) for a in arrays for c in range(2)}
-    assert not any(tuple(np.round(row[:50], 6)) in real for row in mixture)
-    np.testing.assert_array_equal(remixed.signals(0)[0], mixture)  # same epoch and batch, same draw
-    remixed.on_epoch_end()
-    assert not np.array_equal(remixed.signals(0)[0], mixture)
-    fixed = data.SpectrogramSegments(arrays, ("vocals",), augment=False, **kwargs)
-    plain, plain_stems = fixed.signals(1)
-    np.testing.assert_allclose(plain, sum(plain_stems[s] for s in STEMS), atol=1e-4)  # one song's real mixture
-    fixed.on_epoch_end()
-    np.testing.assert_array_equal(fixed.signals(1)[0], plain)  # validation repeats
-    with pytest.raises(ParameterError, match="lack"):
-        data.SpectrogramSegments([{"mixture": arrays[0]["mixture"]}], ("vocals",), **kwargs)
 
 
 def test_segments_from_tracks_read_the_models_settings(small_dataset):

@@ -130,3 +130,107 @@ def test_si_sdr_closed_form():
     assert evaluation.si_sdr(s, 0.5 * (2.0 * s + 0.1 * n)) == pytest.approx(expected, abs=0.01)  # gain ignored
     with pytest.raises(ParameterError, match="silent"):
         evaluation.si_sdr(np.zeros(10), np.ones(10))
+
+
+# ---- diagnostics: leakage, gain share, stem levels -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def four_stems():
+    """Four independent white-noise stems, stereo, 6 s at 8 kHz (unit variance each)."""
+    rng = np.random.default_rng(11)
+    return {s: rng.standard_normal((2, 6 * 8000)) for s in ("vocals", "drums", "bass", "other")}, rng
+
+
+def test_leakage_separates_interference_artefacts_and_level(four_stems):
+    """Known answers: + 0.1 × another stem is interference at -20 dB; + independent noise at -20 dB is artefact;
+    twice the reference is +6.02 dB of energy (BSS Eval v4 images mode allows no gain, but SIR/SAR stay high)."""
+    refs, rng = four_stems
+    noise = 0.1 * rng.standard_normal(refs["drums"].shape)
+    result = evaluation.leakage(refs, {"vocals": refs["vocals"] + 0.1 * refs["bass"], "drums": refs["drums"] + noise,
+                                       "bass": 2 * refs["bass"]}, 8000)
+    assert set(result) == {"vocals", "drums", "bass"}
+    assert result["vocals"]["SIR"] == pytest.approx(20.0, abs=1.0) and result["vocals"]["SAR"] > 60
+    assert result["drums"]["SAR"] == pytest.approx(20.0, abs=1.5) and result["drums"]["SIR"] > 28
+    assert result["vocals"]["energy_db"] == pytest.approx(10 * np.log10(1.01), abs=0.05)
+    assert result["bass"]["energy_db"] == pytest.approx(6.02, abs=0.01)
+    assert result["bass"]["SIR"] > 60 and result["bass"]["SAR"] > 60
+
+
+def test_leakage_gives_nan_for_a_silent_reference_and_refuses_bad_input(four_stems):
+    refs, _ = four_stems
+    silent_bass = refs | {"bass": np.zeros_like(refs["bass"])}
+    result = evaluation.leakage(silent_bass, {"bass": refs["vocals"], "vocals": refs["vocals"] + 0.1 * refs["drums"]},
+                                8000)
+    assert all(np.isnan(v) for v in result["bass"].values())
+    assert result["vocals"]["SIR"] == pytest.approx(20.0, abs=1.0)  # the silent stem is left out, the rest scored
+    with pytest.raises(ParameterError, match="lack \\['other'\\]"):
+        evaluation.leakage({k: v for k, v in refs.items() if k != "other"}, {"vocals": refs["vocals"]}, 8000)
+    with pytest.raises(ParameterError, match="shape"):
+        evaluation.leakage(refs, {"vocals": refs["vocals"][:, :-1]}, 8000)
+    with pytest.raises(ParameterError, match="not stems"):
+        evaluation.leakage(refs, {"accompaniment": refs["drums"]}, 8000)
+
+
+def test_gain_share_arithmetic():
+    assert evaluation.gain_share(5.0, 1.0, 9.0) == pytest.approx(50.0)
+    assert evaluation.gain_share(1.0, 1.0, 9.0) == 0.0 and evaluation.gain_share(10.0, 1.0, 9.0) > 100
+    assert np.isnan(evaluation.gain_share(3.0, 2.0, 2.0))
+
+
+def _noise_at(rng, level_db, shape=(2, 8 * 8000)):
+    """White noise whose RMS is exactly 10 ** (level_db / 20) in every 1-s frame."""
+    x = rng.standard_normal(shape).reshape(shape[0], -1, 8000)
+    x /= np.sqrt((x ** 2).mean(axis=(0, 2), keepdims=True))
+    return (10 ** (level_db / 20) * x).reshape(shape)
+
+
+def test_stem_levels_reads_active_rms_relative_to_the_vocals():
+    rng = np.random.default_rng(5)
+    vocals, drums, bass = _noise_at(rng, -20), _noise_at(rng, -17), _noise_at(rng, -26)
+    other = _noise_at(rng, -22)
+    other[:, : other.shape[1] // 2] = 0  # plays half the song: its level is the level it plays at
+    levels = evaluation.stem_levels({"vocals": vocals, "drums": drums, "bass": bass, "other": other,
+                                     "mixture": vocals + drums + bass + other}, 8000)
+    assert levels["drums"] == pytest.approx(3.0, abs=0.1) and levels["bass"] == pytest.approx(-6.0, abs=0.1)
+    assert levels["other"] == pytest.approx(-2.0, abs=0.1)
+    assert levels["active"] == {"vocals": 1.0, "drums": 1.0, "bass": 1.0, "other": 0.5}
+    rest_power = 10 ** (-1.7) + 10 ** (-2.6) + 0.5 * 10 ** (-2.2)  # the rest over the vocals' (all) frames
+    assert levels["vocals_vs_rest"] == pytest.approx(-20 - 10 * np.log10(rest_power), abs=0.1)
+    mute = evaluation.stem_levels({"vocals": np.zeros_like(vocals), "drums": drums}, 8000)
+    assert np.isnan(mute["drums"]) and np.isnan(mute["vocals_vs_rest"]) and mute["active"]["vocals"] == 0.0
+    with pytest.raises(ParameterError, match="lack 'vocals'"):
+        evaluation.stem_levels({"drums": drums}, 8000)
+
+
+def test_level_distribution_percentiles_and_table():
+    songs = [{"bass": float(v), "vocals_vs_rest": 1.0, "active": {"bass": 1.0}} for v in range(11)]
+    songs.append({"bass": float("nan"), "vocals_vs_rest": 1.0})
+    distribution = evaluation.level_distribution(songs)
+    assert set(distribution) == {"bass", "vocals_vs_rest"}  # the active fractions are left out
+    assert distribution["bass"] == {"median": 5.0, "p10": 1.0, "p90": 9.0, "n_songs": 11}
+    table = evaluation.level_table(distribution)
+    assert table.splitlines()[0].split() == ["bass", "median", "+5.0", "dB", "(10", "%", "+1.0,", "90", "%", "+9.0)",
+                                              "real", "songs", "-6", "to", "+3", "dB"]
+    assert "real songs" not in table.splitlines()[1]
+    with pytest.raises(ParameterError, match="empty"):
+        evaluation.level_distribution([])
+
+
+def test_split_diagnostics_summarises_a_split():
+    def scores(model, half):
+        return {"MIX": {"vocals": {"SDR": 1.0}}, "HALF": {"vocals": {"SDR": half}},
+                "IRM1": {"vocals": {"SDR": 9.0}}, "net": {"vocals": {"SDR": model}}}
+
+    def diagnosed(sir):
+        return {"leakage": {"net": {"vocals": {"SIR": sir, "SAR": 10.0, "energy_db": -1.0}}},
+                "stem_levels": {"bass": sir / 10, "vocals_vs_rest": 0.0, "active": {}}}
+
+    summary = evaluation.split_diagnostics([scores(5.0, 4.0), scores(3.0, 4.0), scores(4.0, 4.0)],
+                                           [diagnosed(10.0), diagnosed(20.0), diagnosed(30.0)], "net")
+    assert summary["irm1_share"] == {"vocals": pytest.approx(37.5)}  # median 4.0 -> (4 - 1) / (9 - 1)
+    assert summary["at_or_below_half"] == {"vocals": 2}
+    assert summary["leakage"] == {"vocals": {"SIR": 20.0, "SAR": 10.0, "energy_db": -1.0}}
+    assert summary["baselines_vs_musdb18"]["IRM1"]["vocals"] == {"median": 9.0, "musdb18": 8.52}
+    assert summary["stem_levels"]["bass"]["median"] == pytest.approx(2.0)
+    with pytest.raises(ParameterError, match="HALF"):
+        evaluation.split_diagnostics([{"MIX": {}, "IRM1": {}, "net": {}}], [diagnosed(1.0)], "net")

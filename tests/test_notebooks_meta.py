@@ -364,10 +364,10 @@ def _import_graph():
     return graph
 
 
-def test_no_import_cycle_but_the_song_engines():
-    """Top-level imports form no cycle, except ``synth`` <-> ``soundfont`` (the song-engine issue removes it)."""
+def test_no_import_cycle():
+    """Top-level imports form no cycle (a package importing its own submodules aside)."""
     graph = _import_graph()
-    allowed = {frozenset({"helpers.synth", "helpers.soundfont"})}
+    allowed = set()
     cycles = set()
 
     def visit(module, path):
@@ -383,3 +383,12 @@ def test_no_import_cycle_but_the_song_engines():
     for module in graph:
         visit(module, [module])
     assert not cycles, sorted(cycles)
+
+
+def test_the_song_modules_import_one_way():
+    """helpers.songs: each module imports only those above it (plan, production, voices, the engines, dataset)."""
+    order = ["plan", "production", "voices", "numpy_engine", "soundfont_engine", "dataset"]
+    graph = _import_graph()
+    for i, name in enumerate(order):
+        imported = {m.rpartition(".")[2] for m in graph[f"helpers.songs.{name}"] if m.startswith("helpers.songs.")}
+        assert imported <= set(order[:i]), (name, sorted(imported - set(order[:i])))

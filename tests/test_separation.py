@@ -10,7 +10,8 @@ import pytest
 from conftest import constant_gain_wave_model, constant_mask_model
 import keras
 
-from helpers import ParameterError, evaluation, models, separation, soundfont
+from helpers import ParameterError, evaluation, models, separation
+from helpers.songs import soundfont_engine
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +95,11 @@ def test_separate_warns_on_silence_and_rejects_bad_input(identity):
         separation.Separator(constant_mask_model({"vocals": 1.0}), overlap=0.7)
 
 
-@pytest.mark.skipif(bool(soundfont.missing("train")) and os.environ.get("CI") != "true",
-                    reason=str(soundfont.missing("train")))
+@pytest.mark.skipif(bool(soundfont_engine.missing("train")) and os.environ.get("CI") != "true",
+                    reason=str(soundfont_engine.missing("train")))
 def test_shipped_model_separates_a_generated_song():
     """Regression: the shipped U-Net on a generated test song (SoundFont engine), 44.1 kHz, through the whole stream."""
-    audio, _ = soundfont.make_song(0, 3, "test", duration=8.0)
+    audio, _ = soundfont_engine.make_song(0, 3, "test", duration=8.0)
     mixture = audio["mixture"]
     estimates = separation.separate(mixture, 44100, residual="accompaniment")
     assert all(e.shape == mixture.shape and e.dtype == np.float32 for e in estimates.values())
@@ -176,8 +177,8 @@ def test_a_wave_model_runs_through_the_same_stream(overlap):
         separation.Separator(model, wiener=True)
 
 
-@pytest.mark.skipif(bool(soundfont.missing("train")) and os.environ.get("CI") != "true",
-                    reason=str(soundfont.missing("train")))
+@pytest.mark.skipif(bool(soundfont_engine.missing("train")) and os.environ.get("CI") != "true",
+                    reason=str(soundfont_engine.missing("train")))
 def test_the_shipped_model_writes_full_band_stems():
     # The generated test songs (seed 0, SoundFont engine): over the ten songs, the energy each estimate carries above
     # 11 kHz, where the model extends its masks, is within 3 dB of its reference's. The drums' cymbals are within
@@ -186,7 +187,7 @@ def test_the_shipped_model_writes_full_band_stems():
     assert separator.sample_rate == 44100 and separator.n_fft == 2048
     high = {t: np.zeros(2) for t in separator.targets}  # (estimate, reference) energy above 11 kHz, over the songs
     for index in range(10):
-        audio, _ = soundfont.make_song(0, index, "test", duration=10.0)
+        audio, _ = soundfont_engine.make_song(0, index, "test", duration=10.0)
         estimates = separator(audio["mixture"], 44100)
         band = np.fft.rfftfreq(audio["mixture"].shape[-1], 1 / 44100) > 11025
         for target, estimate in estimates.items():

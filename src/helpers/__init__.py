@@ -6,7 +6,7 @@ helpers import audio, spectral``.
 **The layout's rule**: a module named by a noun is a library (``training``, ``separation``); a module named by a
 verb is that library's command line, a thin layer that parses arguments and turns bad input into exit status 2
 (``train`` is ``python -m helpers.train``, ``separate`` the ``separate`` command). A small command stays in its
-library as ``main`` (``python -m helpers.synth``, ``helpers.course``, ``helpers.app``). One concept has one home:
+library as ``main`` (``python -m helpers.songs``, ``helpers.course``, ``helpers.app``). One concept has one home:
 a model, and everything that differs between models, lives in its module of :mod:`helpers.models`; the rest reads
 its declaration.
 
@@ -15,8 +15,9 @@ The modules, one line each:
 - ``config``: names, defaults and paths; ``exceptions``: :class:`ParameterError` and its checks;
 - ``audio``: reading, writing, checking, resampling and encoding audio; ``compat``: musdb without ffmpeg, optional
   nussl, quiet TensorFlow;
-- ``synth`` and ``soundfont``: the generated multitrack songs (NumPy and SoundFont engines); ``data``: tracks,
-  caches and the segment data sets models train on;
+- ``songs`` (a package): the generated multitrack songs (the musical plan, voices, the NumPy and SoundFont
+  engines, production and the data set's splits); ``data``: tracks, caches and the segment data sets models train
+  on, with their one augmentation policy;
 - ``spectral``: the STFT and its inverse; ``masks``: ideal masks and the Wiener filter; ``segments``: segments,
   overlaps and cross-fades; ``classic``: REPET-SIM and HPSS;
 - ``models`` (a package): the networks, each with its declaration, and saving and loading them; ``losses``: the

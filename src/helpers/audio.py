@@ -280,7 +280,7 @@ def writers(paths: dict, sample_rate: int, n_channels: int, *, subtype: str = "F
     removed and the destinations are untouched. No timestamped PEAK chunk is written, so equal audio gives equal
     bytes.
 
-    Used by: helpers.synth, helpers.separation
+    Used by: helpers.songs.dataset, helpers.separation
 
     Parameters
     ----------

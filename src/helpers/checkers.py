@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers import spectral, synth
+from helpers import spectral
+from helpers.songs.plan import midi_to_hz
 from helpers.config import DEFAULT_TARGETS
 from helpers.evaluation import si_sdr
 from helpers.segments import segment_starts
@@ -444,7 +445,7 @@ def check_best_gain(gain, reference: np.ndarray, mixture: np.ndarray) -> bool:
 
 def check_midi_to_hz(function) -> bool:
     """Exercise (00): a function from MIDI note numbers to frequencies in Hz (A4 = MIDI 69 = 440 Hz, twelve equal
-    semitones per octave), checked against :func:`helpers.synth.midi_to_hz` from MIDI 21 to 108 (a piano's range).
+    semitones per octave), checked against :func:`helpers.songs.plan.midi_to_hz` from MIDI 21 to 108 (a piano's range).
 
     Taught in: notebooks/00_setup_check.ipynb
 
@@ -457,8 +458,8 @@ def check_midi_to_hz(function) -> bool:
         return _report(False, "MIDI to Hz", "no answer yet (the variable is None)")
     notes = np.arange(21, 109)
     answer = np.array([float(function(int(m))) for m in notes])
-    expected = synth.midi_to_hz(notes)
+    expected = midi_to_hz(notes)
     worst = int(notes[np.argmax(np.abs(answer / expected - 1))])
     ok = bool(np.allclose(answer, expected, rtol=1e-6))
     return _report(ok, "MIDI to Hz", "right for MIDI 21..108" if ok else
-                   f"MIDI {worst}: you {function(worst):.2f} Hz, expected {float(synth.midi_to_hz(worst)):.2f} Hz")
+                   f"MIDI {worst}: you {function(worst):.2f} Hz, expected {float(midi_to_hz(worst)):.2f} Hz")

@@ -113,9 +113,9 @@ def data_dir() -> Path:
 
 
 def generated_root() -> Path:
-    """Where :func:`helpers.synth.generate` writes the course's songs by default: ``data_dir() / "generated"``.
+    """Where :func:`helpers.songs.generate` writes the course's songs by default: ``data_dir() / "generated"``.
 
-    Used by: helpers.data, helpers.synth
+    Used by: helpers.data, helpers.songs.dataset
 
     Returns
     -------

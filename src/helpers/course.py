@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import helpers
-from helpers import evaluation, separate, synth
+from helpers import evaluation, separate, songs
 from helpers.config import DEFAULT_TARGETS
 from helpers.exceptions import ParameterError
 
@@ -82,7 +82,7 @@ def separate_demo(out_dir, *, seconds: float = 30.0) -> int:
     status : int
         The ``separate`` command's exit status.
     """
-    song = synth.demo_song(Path(out_dir) / "demo_song.wav", duration=seconds)
+    song = songs.demo_song(Path(out_dir) / "demo_song.wav", duration=seconds)
     return separate.main([str(song), "--out", str(Path(out_dir) / "separated"), "--overwrite", "--quiet"])
 
 

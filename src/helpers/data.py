@@ -15,7 +15,7 @@ The models' own training data live here too: frames and context windows for the 
 (:func:`waveform_frames`, :func:`context_windows`, :func:`spectrogram_fnn_batches`), and the **segment data sets**
 that :func:`helpers.training.train` draws from, remixed on the fly: :class:`SpectrogramSegments` for spectrogram
 models and :class:`WaveformSegments` for waveform models (an architecture's declaration names one,
-:class:`helpers.models.Architecture`).
+:class:`helpers.models.Architecture`), both drawn by one policy, :class:`Augmentation`.
 
 Taught in: notebooks/02_waveform_fnn.ipynb, notebooks/04_masks_and_spectrogram_fnn.ipynb,
 notebooks/05_unet_vocals_drums.ipynb, notebooks/07_time_domain.ipynb
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -47,7 +48,7 @@ SOURCES = ("generated", "musdb-preview", "musdb", "auto")
 def _no_data_message(what: str) -> str:
     return (
         f"{what}. Get data in one of three ways: generate the course's own songs with `make data` (or "
-        "`python -m helpers.synth`); download the MUSDB18 7-second previews with source='musdb-preview' (needs "
+        "`python -m helpers.songs`); download the MUSDB18 7-second previews with source='musdb-preview' (needs "
         "the internet); or point MUSDB_ROOT (or root=) at a full MUSDB18 copy."
     )
 
@@ -69,9 +70,11 @@ def load_tracks(source: str = "generated", subset: str = "train", root=None):
         ``"musdb"``: a full MUSDB18 copy at ``root`` or ``$MUSDB_ROOT`` (``.stem.mp4``, or the WAV layout when
         ``*/*/mixture.wav`` files are found).
         ``"auto"``: ``"musdb"`` when ``$MUSDB_ROOT`` (or ``root``) holds it, else ``"generated"``, saying which.
-    subset : {"train", "test", "heldout"}
-        ``"heldout"`` (generated only): the songs rendered with a bank, singers and effects never used in training
-        (``root/heldout/test``; see :func:`helpers.synth.generate`).
+    subset : {"train", "test", "heldout", "hard"}
+        ``"heldout"`` (generated only): the songs rendered with a bank, kit, singers and effects never used in
+        training (``root/heldout/test``); ``"hard"``: the same held-out sounds made hard on purpose, with quiet
+        targets, dense confounders and long stretches without vocals (``root/hard/test``; see
+        :func:`helpers.songs.generate`).
     root : str or os.PathLike or None
 
     Returns
@@ -86,14 +89,14 @@ def load_tracks(source: str = "generated", subset: str = "train", root=None):
     """
     if source not in SOURCES:
         raise ParameterError(f"source={source!r} must be one of {SOURCES}")
-    if subset not in ("train", "test", "heldout"):
-        raise ParameterError(f"subset={subset!r} must be 'train', 'test' or 'heldout'")
-    if subset == "heldout":
+    if subset not in ("train", "test", "heldout", "hard"):
+        raise ParameterError(f"subset={subset!r} must be 'train', 'test', 'heldout' or 'hard'")
+    if subset in ("heldout", "hard"):
         if source != "generated":
-            raise ParameterError(f"subset='heldout' is the generated set's held-out split; source={source!r} has "
-                                 "only 'train' and 'test'")
+            raise ParameterError(f"subset={subset!r} is a held-out split of the generated set; source={source!r} "
+                                 "has only 'train' and 'test'")
         root = Path(root) if root is not None else generated_root()
-        return load_tracks("generated", "test", root=root / "heldout")
+        return load_tracks("generated", "test", root=root / subset)
     if source == "auto":
         musdb_root = root or os.environ.get("MUSDB_ROOT")
         if musdb_root and Path(musdb_root, subset).is_dir():
@@ -128,7 +131,7 @@ def load_duets(subset: str = "train", root=None) -> list[dict]:
     Parameters
     ----------
     subset : {"train", "test"}
-        The duets have no held-out split (:func:`helpers.synth.generate` writes ``duets/train`` and ``duets/test``).
+        The duets have no held-out split (:func:`helpers.songs.generate` writes ``duets/train`` and ``duets/test``).
     root : str or os.PathLike or None
         The generated dataset's root (default ``data/generated``); duets live in ``root/duets``.
 
@@ -539,15 +542,211 @@ def spectrogram_fnn_batches(cache_path, *, targets=DEFAULT_TARGETS, context: int
         epoch += 1
 
 
-class SpectrogramSegments(keras.utils.PyDataset):
+@dataclass(frozen=True)
+class Augmentation:
+    """The policy that draws every training example of the segment data sets: stems remixed across songs, random
+    gains in dB, random channels, and now and then a silent target (Uhlich et al. 2017 [1]_).
+
+    One example is one mono segment of each of the four stems (``config.STEMS``); the mixture is their sum. With
+    augmentation (:meth:`example` with ``augment=True``), independently for each stem:
+
+    - a **track** drawn at random and an **offset** of its own: stems from different songs, new mixtures every time;
+    - a **channel** drawn at random (left or right): stereo images swapped and mixed;
+    - a **gain** drawn uniformly in ``gain_db`` (dB): with the default [-9, +6] dB each stem is scaled by 0.35 to 2.0,
+      so one stem lies up to 15 dB below or above another: a target can be well below the rest or a little above;
+    - a **target** stem (one of the model's targets that is a stem) is set to silence with probability ``p_drop``,
+      so silence is a target too; the stems that are not targets are never dropped, and neither is the last
+      audible stem, so the mixture is never silent by a drop.
+
+    Without augmentation the example is one track's real stems at one offset, in one channel, gains 1 (a fixed
+    validation set). Either way the mixture is exactly the float32 sum of the four stems after gains, so the
+    targets and ``"accompaniment"`` (the mixture minus the stem targets) are consistent with it.
+
+    Used by: helpers.data.SpectrogramSegments, helpers.data.WaveformSegments
+
+    Parameters
+    ----------
+    gain_db : tuple (low, high) of float, low <= high
+        The range of each stem's gain (dB), drawn uniformly.
+    p_drop : float in [0, 1]
+        The probability that a target stem is silenced in one example.
+
+    Raises
+    ------
+    ParameterError
+        If ``gain_db`` is not two finite numbers in order or ``p_drop`` is outside [0, 1].
+
+    References
+    ----------
+    .. [1] Uhlich, Porcu, Giron, Enenkl, Kemp, Takahashi & Mitsufuji, "Improving music source separation based on
+       deep neural networks through data augmentation and network blending", ICASSP 2017.
+    """
+
+    gain_db: tuple[float, float] = (-9.0, 6.0)
+    p_drop: float = 0.1
+
+    def __post_init__(self):
+        try:
+            low, high = (float(g) for g in self.gain_db)
+        except (TypeError, ValueError):
+            low = high = float("nan")
+        if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+            raise ParameterError(f"gain_db={self.gain_db!r} must be two finite numbers (dB), low <= high")
+        if not 0 <= self.p_drop <= 1:
+            raise ParameterError(f"p_drop={self.p_drop!r} must be a probability in [0, 1]")
+        object.__setattr__(self, "gain_db", (low, high))
+
+    @property
+    def description(self) -> str:
+        """The policy in one line, for a model card (``SpectrogramSegments.augmentation``)."""
+        low, high = self.gain_db
+        return (f"stems remixed across songs, gains in [{low:+g}, {high:+g}] dB, channels swapped, "
+                f"a target dropped with p = {self.p_drop:g}")
+
+    def example(self, rng: np.random.Generator, arrays: list, *, segment_length: int, targets=(),
+                augment: bool = True) -> dict:
+        """Draw one mono example: a segment of each of the four stems.
+
+        Parameters
+        ----------
+        rng : np.random.Generator
+        arrays : list of dict[str, np.ndarray [shape=(n_channels, n_samples)]]
+            One dict per track with the four stems (:func:`track_arrays` with ``targets=config.STEMS``).
+        segment_length : int > 0
+            Samples; a track shorter than that is zero-padded at the end.
+        targets : sequence of str
+            The model's targets: the stems among them may be dropped.
+        augment : bool
+            Remix as above; ``False``: one track's real stems at one offset, one channel.
+
+        Returns
+        -------
+        stems : dict[str, np.ndarray [shape=(segment_length,), dtype=float32]]
+            The four stems after gains; the mixture is their sum.
+
+        Raises
+        ------
+        ParameterError
+            If ``arrays`` is empty or a track lacks a stem.
+        """
+        check_int("segment_length", segment_length)
+        if not arrays:
+            raise ParameterError("arrays is empty")
+        if not augment:  # one track, one channel, one offset: the real stems
+            track = _stems_of(arrays[int(rng.integers(len(arrays)))])
+            channel = int(rng.integers(track[STEMS[0]].shape[0]))
+            start = _offset(rng, min(a.shape[-1] for a in track.values()), segment_length)
+            return {s: _piece(track[s][channel], start, segment_length) for s in STEMS}
+        stems = {}
+        for s in STEMS:
+            signal = _stems_of(arrays[int(rng.integers(len(arrays)))])[s]
+            signal = signal[int(rng.integers(signal.shape[0]))]
+            piece = _piece(signal, _offset(rng, signal.shape[-1], segment_length), segment_length)
+            stems[s] = (10.0 ** (rng.uniform(*self.gain_db) / 20) * piece).astype(np.float32)
+        audible = list(STEMS)
+        for s in (t for t in targets if t in STEMS):
+            if rng.random() < self.p_drop and len(audible) > 1:
+                stems[s] = np.zeros(segment_length, np.float32)
+                audible.remove(s)
+        return stems
+
+    def batch(self, rng: np.random.Generator, arrays: list, *, batch_size: int, segment_length: int, targets=(),
+              augment: bool = True) -> tuple[np.ndarray, dict]:
+        """Draw ``batch_size`` examples with :meth:`example` and sum each one's stems into its mixture.
+
+        Returns
+        -------
+        mixture : np.ndarray [shape=(batch_size, segment_length), dtype=float32]
+            Exactly ``sum(stems[s] for s in config.STEMS)``.
+        stems : dict[str, np.ndarray [shape=(batch_size, segment_length), dtype=float32]]
+            The four stems.
+
+        Raises
+        ------
+        ParameterError
+            As :meth:`example`, or if a count is not positive.
+        """
+        check_int("batch_size", batch_size)
+        rows = [self.example(rng, arrays, segment_length=segment_length, targets=targets, augment=augment)
+                for _ in range(batch_size)]
+        stems = {s: np.stack([row[s] for row in rows]) for s in STEMS}
+        mixture = np.zeros((batch_size, segment_length), np.float32)
+        for s in STEMS:
+            mixture += stems[s]
+        return mixture, stems
+
+
+#: The course's policy, shared by :class:`SpectrogramSegments` and :class:`WaveformSegments`.
+AUGMENTATION = Augmentation()
+
+
+def _stems_of(track: dict) -> dict:
+    missing = [s for s in STEMS if s not in track]
+    if missing:
+        raise ParameterError(f"the arrays lack {missing}; read them with data.track_arrays(track, targets=STEMS)")
+    return track
+
+
+def _offset(rng, length: int, segment_length: int) -> int:
+    return int(rng.integers(max(1, length - segment_length + 1)))
+
+
+def _piece(signal, start: int, segment_length: int) -> np.ndarray:
+    piece = signal[start:start + segment_length]
+    return np.pad(piece, (0, segment_length - piece.size)).astype(np.float32, copy=False)
+
+
+class _StemSegments(keras.utils.PyDataset):
+    """What both segment data sets share: the four stems of each track, batches drawn by the class's ``policy``
+    from ``default_rng([seed, epoch, index])``, and the targets computed from them."""
+
+    policy: Augmentation
+
+    def __init__(self, arrays: list, targets, *, segment_length: int, batch_size: int, n_batches: int, seed: int,
+                 augment: bool):
+        super().__init__()
+        if not arrays:
+            raise ParameterError("arrays is empty")
+        self.arrays = [{s: _stems_of(a)[s] for s in STEMS} for a in arrays]  # the mixture is not needed
+        self.targets = check_targets(targets)
+        self.segment_length = check_int("segment_length", segment_length)
+        self.batch_size, self.n_batches = check_int("batch_size", batch_size), check_int("n_batches", n_batches)
+        self.seed, self.augment, self.epoch = seed, bool(augment), 0
+
+    def __len__(self):
+        return self.n_batches
+
+    def on_epoch_end(self):
+        self.epoch += 1 if self.augment else 0
+
+    def signals(self, index) -> tuple[np.ndarray, dict]:
+        """Batch ``index``'s waveforms: ``mixture`` ``(batch_size, segment_length)`` and ``{stem: same shape}``
+        for the four stems (float32); the mixture is exactly their sum (:meth:`Augmentation.batch`)."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return self.policy.batch(rng, self.arrays, batch_size=self.batch_size, segment_length=self.segment_length,
+                                 targets=self.targets, augment=self.augment)
+
+    def _target_signals(self, index) -> tuple[np.ndarray, dict]:
+        # The mixture and {target: waveforms}; "accompaniment" is the mixture minus the stem targets.
+        mixture, stems = self.signals(index)
+        named = [t for t in self.targets if t in STEMS]
+        outputs = {t: stems[t] for t in named}
+        if "accompaniment" in self.targets:
+            outputs["accompaniment"] = mixture - sum((stems[t] for t in named), np.zeros_like(mixture))
+        return mixture, {t: outputs[t] for t in self.targets}
+
+
+class SpectrogramSegments(_StemSegments):
     """Batches of magnitude spectrograms of random segments, remixed on the fly (Uhlich et al. 2017 [1]_).
 
-    Every example is one channel of a new mixture. With ``augment``, each of the four stems comes from a track of
-    its own (drawn at random: stems from different songs) at an offset of its own, scaled by a random gain in
-    [0.25, 1.25]; the mixture is their sum, so it always equals its targets plus the rest. Without it, the
-    example is one track's real mixture at one offset. Each batch is transformed by :func:`helpers.spectral.stft`
-    (``n_frames`` frames of ``(n_frames - 1) * hop_length`` samples). Batch ``i`` of epoch ``e`` is drawn from
-    ``default_rng([seed, e, i])``; without ``augment`` the batches repeat every epoch (a fixed validation set).
+    Every example is one channel of a new mixture, drawn by :class:`Augmentation` (the same policy as
+    :class:`WaveformSegments`'s): with ``augment``, each of the four stems comes from a track of its own (drawn at
+    random: stems from different songs) at an offset and in a channel of its own, with a random gain in dB, and a
+    target stem is now and then silenced; the mixture is their sum, so it always equals its targets plus the rest.
+    Without it, the example is one track's real stems at one offset. Each batch is transformed by
+    :func:`helpers.spectral.stft` (``n_frames`` frames of ``(n_frames - 1) * hop_length`` samples). Batch ``i`` of
+    epoch ``e`` is drawn from ``default_rng([seed, e, i])``; without ``augment`` the batches repeat every epoch (a
+    fixed validation set).
 
     So an epoch is new data every time: 45 songs of 4 stems give 45**4 stem combinations per offset, against 45
     fixed mixtures. The cost: the STFT runs in the loop (about 2 ms per example at 44.1 kHz, n_fft 2048) and the
@@ -560,9 +759,10 @@ class SpectrogramSegments(keras.utils.PyDataset):
     Parameters
     ----------
     arrays : list of dict
-        From :func:`helpers.data.track_arrays` with all four stems (``config.STEMS``), at the model's rate.
+        From :func:`helpers.data.track_arrays` with all four stems (``config.STEMS``), at the model's rate; any
+        ``"mixture"`` is ignored (the mixture is the sum of the stems).
     targets : sequence of str
-        Stems, or ``"accompaniment"`` (the sum of the stems that are not targets).
+        Stems, or ``"accompaniment"`` (the mixture minus the stem targets).
     n_fft, hop_length, n_frames : int
         The model's STFT and segment.
     window : str
@@ -570,6 +770,7 @@ class SpectrogramSegments(keras.utils.PyDataset):
     batch_size, n_batches : int > 0
     seed : int
     augment : bool
+        Draw with :data:`AUGMENTATION` (remixed); without it, real segments (a fixed validation set).
 
     Yields
     ------
@@ -588,24 +789,18 @@ class SpectrogramSegments(keras.utils.PyDataset):
        deep neural networks through data augmentation and network blending", ICASSP 2017.
     """
 
+    #: The policy that draws the examples (the same object as :class:`WaveformSegments`'s).
+    policy: Augmentation = AUGMENTATION
     #: What ``augment`` does, for a model card.
-    augmentation = "stems remixed across songs, random gains in [0.25, 1.25]"
+    augmentation = AUGMENTATION.description
 
     def __init__(self, arrays: list, targets, *, n_fft: int, hop_length: int, n_frames: int, batch_size: int,
                  n_batches: int, window: str = WINDOW, seed: int = 0, augment: bool = True):
-        super().__init__()
-        if not arrays:
-            raise ParameterError("arrays is empty")
-        missing = [s for s in STEMS if s not in arrays[0]]
-        if missing:
-            raise ParameterError(f"the arrays lack {missing}; read them with data.track_arrays(track, targets=STEMS)")
-        self.targets = check_targets(targets)
-        self.arrays = arrays
         self.n_fft, self.hop_length = spectral.check_frame_params(n_fft, hop_length)
         self.n_frames = check_int("n_frames", n_frames)
-        self.segment_length = (self.n_frames - 1) * self.hop_length
-        self.batch_size, self.n_batches = check_int("batch_size", batch_size), check_int("n_batches", n_batches)
-        self.window, self.seed, self.augment, self.epoch = window, seed, augment, 0
+        self.window = window
+        super().__init__(arrays, targets, segment_length=(self.n_frames - 1) * self.hop_length,
+                         batch_size=batch_size, n_batches=n_batches, seed=seed, augment=augment)
 
     @classmethod
     def from_tracks(cls, tracks, settings: dict, *, batch_size: int, n_batches: int, seed: int = 0,
@@ -627,60 +822,24 @@ class SpectrogramSegments(keras.utils.PyDataset):
                    n_frames=settings["n_frames"], window=settings["window"], batch_size=batch_size,
                    n_batches=n_batches, seed=seed, augment=augment)
 
-    def __len__(self):
-        return self.n_batches
-
-    def on_epoch_end(self):
-        self.epoch += 1 if self.augment else 0
-
-    def _segment(self, rng, track, channel, name):
-        signal = self.arrays[track][name][channel]
-        start = int(rng.integers(max(1, signal.shape[-1] - self.segment_length + 1)))
-        piece = signal[start:start + self.segment_length]
-        return np.pad(piece, (0, self.segment_length - piece.size))
-
     def __getitem__(self, index):
-        mixture, stems = self.signals(index)
-        outputs = {}
-        for t in self.targets:
-            signal = (mixture - sum(stems[s] for s in self.targets if s in STEMS) if t == "accompaniment"
-                      else stems[t])
-            outputs[t] = self._magnitude(signal)
-        return self._magnitude(mixture), outputs
-
-    def signals(self, index) -> tuple[np.ndarray, dict]:
-        """Batch ``index``'s waveforms: ``mixture`` ``(batch_size, segment_length)`` and ``{stem: same shape}``
-        for the four stems; the mixture is their sum."""
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        stems = {s: np.zeros((self.batch_size, self.segment_length), np.float32) for s in STEMS}
-        mixture = np.zeros((self.batch_size, self.segment_length), np.float32)
-        for row in range(self.batch_size):
-            track = int(rng.integers(len(self.arrays)))
-            channel = int(rng.integers(self.arrays[track]["mixture"].shape[0]))
-            if self.augment:
-                for s in STEMS:
-                    stems[s][row] = rng.uniform(0.25, 1.25) * self._segment(rng, int(rng.integers(len(self.arrays))),
-                                                                            channel, s)
-                    mixture[row] += stems[s][row]
-            else:  # one track, one offset: the real mixture and its stems
-                state = rng.bit_generator.state
-                for s in (*STEMS, "mixture"):
-                    rng.bit_generator.state = state
-                    (mixture if s == "mixture" else stems[s])[row] = self._segment(rng, track, channel, s)
-        return mixture, stems
+        mixture, outputs = self._target_signals(index)
+        return self._magnitude(mixture), {t: self._magnitude(signal) for t, signal in outputs.items()}
 
     def _magnitude(self, signal):
         magnitude = np.abs(spectral.stft(signal, n_fft=self.n_fft, hop_length=self.hop_length, window=self.window))
         return magnitude[..., :self.n_frames, None].astype(np.float32)
 
 
-class WaveformSegments(keras.utils.PyDataset):
-    """Batches of random mono segments for a waveform model, remixed from the stems.
+class WaveformSegments(_StemSegments):
+    """Batches of random mono segments for a waveform model, remixed on the fly (Uhlich et al. 2017 [1]_).
 
-    Every example is one channel of one track at a random offset. With ``augment``, each stem (the targets and the
-    residual, the rest of the mixture) is scaled by its own random gain in [0.6, 1.4] and the mixture is their sum:
-    new mixtures from the same songs, always consistent with their targets. Batch ``i`` of epoch ``e`` is drawn
-    from ``default_rng([seed, e, i])``: reproducible, and different every epoch when augmenting.
+    Every example is drawn by :class:`Augmentation`, the same policy as :class:`SpectrogramSegments`'s: with
+    ``augment``, each of the four stems from a random track at an offset and in a channel of its own, with a random
+    gain in dB, a target stem now and then silenced, and the mixture their sum: new mixtures, always consistent
+    with their targets. Without it, one track's real stems at one offset. Batch ``i`` of epoch ``e`` is drawn from
+    ``default_rng([seed, e, i])``: reproducible, and different every epoch when augmenting; without ``augment`` the
+    batches repeat every epoch (a fixed validation set). :meth:`signals` gives a batch's stems.
 
     Taught in: notebooks/07_time_domain.ipynb
 
@@ -689,12 +848,14 @@ class WaveformSegments(keras.utils.PyDataset):
     Parameters
     ----------
     arrays : list of dict
-        From :func:`helpers.data.track_arrays` with the targets and ``"accompaniment"`` (the residual).
+        From :func:`helpers.data.track_arrays` with all four stems (``config.STEMS``), at the model's rate; any
+        ``"mixture"`` is ignored.
     targets : sequence of str
+        Stems, or ``"accompaniment"`` (the mixture minus the stem targets).
     segment_length, batch_size, n_batches : int > 0
     seed : int
     augment : bool
-        Remix (the gains above); without it the batches repeat every epoch (a fixed validation set).
+        Draw with :data:`AUGMENTATION` (remixed); without it, real segments (a fixed validation set).
 
     Yields
     ------
@@ -704,30 +865,28 @@ class WaveformSegments(keras.utils.PyDataset):
     Raises
     ------
     ParameterError
-        If ``arrays`` is empty or a count is not positive.
+        If ``arrays`` is empty, lacks a stem, or a count is not positive.
+
+    References
+    ----------
+    .. [1] Uhlich et al., ICASSP 2017 (see :class:`Augmentation`).
     """
 
+    #: The policy that draws the examples (the same object as :class:`SpectrogramSegments`'s).
+    policy: Augmentation = AUGMENTATION
     #: What ``augment`` does, for a model card.
-    augmentation = "each song's stems remixed with random gains in [0.6, 1.4]"
+    augmentation = AUGMENTATION.description
 
     def __init__(self, arrays: list, targets, *, segment_length: int, batch_size: int, n_batches: int,
                  seed: int = 0, augment: bool = True):
-        super().__init__()
-        self.targets = check_targets(targets)
-        self.stems = [*self.targets, "accompaniment"]
-        self.channels = [{name: a[name][c] for name in self.stems} for a in arrays
-                         for c in range(a["mixture"].shape[0])]
-        if not self.channels:
-            raise ParameterError("arrays is empty")
-        self.segment_length = check_int("segment_length", segment_length)
-        self.batch_size, self.n_batches = check_int("batch_size", batch_size), check_int("n_batches", n_batches)
-        self.seed, self.augment, self.epoch = seed, augment, 0
+        super().__init__(arrays, targets, segment_length=segment_length, batch_size=batch_size,
+                         n_batches=n_batches, seed=seed, augment=augment)
 
     @classmethod
     def from_tracks(cls, tracks, settings: dict, *, batch_size: int, n_batches: int, seed: int = 0,
                     augment: bool = True):
-        """The data set a waveform model with these settings trains on: the tracks' targets and accompaniment at
-        the model's rate, segments of its ``segment_length`` (:class:`helpers.models.Architecture`'s ``segments``).
+        """The data set a waveform model with these settings trains on: the tracks' four stems at the model's
+        rate, segments of its ``segment_length`` (:class:`helpers.models.Architecture`'s ``segments``).
 
         Parameters
         ----------
@@ -737,31 +896,10 @@ class WaveformSegments(keras.utils.PyDataset):
         batch_size, n_batches, seed, augment
             As for the class.
         """
-        targets = check_targets(settings["targets"])
-        arrays = [track_arrays(t, targets=targets + ("accompaniment",), sample_rate=settings["sample_rate"])
-                  for t in tracks]
-        return cls(arrays, targets, segment_length=settings["segment_length"], batch_size=batch_size,
+        arrays = [track_arrays(t, targets=STEMS, sample_rate=settings["sample_rate"]) for t in tracks]
+        return cls(arrays, settings["targets"], segment_length=settings["segment_length"], batch_size=batch_size,
                    n_batches=n_batches, seed=seed, augment=augment)
 
-    def __len__(self):
-        return self.n_batches
-
-    def on_epoch_end(self):
-        self.epoch += 1 if self.augment else 0
-
     def __getitem__(self, index):
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        mixture = np.zeros((self.batch_size, self.segment_length, 1), np.float32)
-        outputs = {t: np.zeros_like(mixture) for t in self.targets}
-        for row in range(self.batch_size):
-            channel = self.channels[rng.integers(len(self.channels))]
-            length = channel["accompaniment"].shape[-1]
-            start = int(rng.integers(max(1, length - self.segment_length + 1)))
-            gains = rng.uniform(0.6, 1.4, len(self.stems)) if self.augment else np.ones(len(self.stems))
-            for gain, name in zip(gains, self.stems):
-                piece = gain * channel[name][start:start + self.segment_length]
-                mixture[row, :piece.size, 0] += piece
-                if name in outputs:
-                    outputs[name][row, :piece.size, 0] = piece
-        return mixture, outputs
-
+        mixture, outputs = self._target_signals(index)
+        return mixture[..., None], {t: signal[..., None] for t, signal in outputs.items()}

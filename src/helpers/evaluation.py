@@ -19,11 +19,29 @@ import numpy as np
 from helpers import masks, spectral
 from helpers.compat import ensure_ffmpeg
 from helpers.config import DEFAULT_TARGETS, HOP_LENGTH, N_FFT, SAMPLE_RATE, STEMS
-from helpers.exceptions import ParameterError
+from helpers.exceptions import ParameterError, check_int
 
 METRICS = ("SDR", "SIR", "SAR", "ISR")
 #: What a results table can show: BSS Eval's metrics and SI-SDR.
 TABLE_METRICS = METRICS + ("SI-SDR",)
+
+#: SDR (dB) of the no-learning baselines on MUSDB18's test set, vocals and drums: BSS Eval v4 (museval, 1-s
+#: windows), median over frames, then over the 50 songs. Source: SiSEC 2018 per-track results
+#: (sigsep/sigsep-mus-2018, submissions MIX and IRM1), as collected in shared/REFERENCES.md.
+#: MIX says how loud the target is against the rest; IRM1 how much the sources overlap in time and frequency.
+MUSDB18_BASELINES = {"MIX": {"vocals": 1.12, "drums": 1.33}, "IRM1": {"vocals": 8.52, "drums": 7.33}}
+
+#: Active level relative to the vocals (dB, :func:`stem_levels`), the range measured by the course's team on
+#: held-out real multitracks (issue #23): a measurement of ours, not a published figure. No published per-stem
+#: level figures for MUSDB18 are collected in shared/REFERENCES.md, so none is stored here.
+REAL_LEVELS_DB = {"bass": (-6.0, 3.0), "other": (-5.0, 1.0)}
+
+#: :func:`stem_levels`: frames of this many seconds, without overlap.
+LEVEL_FRAME_SECONDS = 1.0
+#: A frame is active when its RMS is within this many dB of the stem's loudest frame ...
+LEVEL_ACTIVE_RANGE_DB = 40.0
+#: ... and above this absolute RMS (full scale 1.0; -100 dBFS).
+LEVEL_ACTIVE_FLOOR = 1e-5
 
 
 def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -213,6 +231,336 @@ def bss_eval_target(reference: np.ndarray, estimate: np.ndarray, mixture: np.nda
     return scores["target"] | {"SI-SDR": si_sdr(reference, estimate) if np.any(reference) else float("nan")}
 
 
+def leakage(references: dict, estimates: dict, sample_rate: int) -> dict:
+    """How an estimate fails: whole-track SIR and SAR against all four stems, and its energy against the truth.
+
+    BSS Eval v4 (museval, images mode) with the whole song as one window, the four references ``vocals, drums,
+    bass, other`` evaluated jointly as :func:`museval.eval_mus_track` does. A low SIR says the estimate carries
+    the other stems (leakage); a low SAR says it carries what no reference explains (artefacts: musical noise,
+    phase errors). ``energy_db`` tells whether the estimate is louder than the truth (> 0 dB, typically leakage)
+    or quieter (< 0 dB, lost target).
+
+    A target whose reference is silent throughout gets NaN for all three (nothing to compare with); an estimate
+    that is silent throughout gets NaN for SIR and SAR and ``-inf`` for ``energy_db``. A silent stem among the
+    other references is left out of the joint evaluation (it spans nothing, and museval refuses it).
+
+    Used by: helpers.evaluation.score_on_tracks
+
+    Parameters
+    ----------
+    references : dict[str, np.ndarray [shape=(n_channels, n_samples) or (n_samples,)]]
+        The true stems; all four of ``vocals, drums, bass, other`` (more keys, such as ``mixture``, are ignored).
+    estimates : dict[str, np.ndarray], shapes as the references
+        Estimates of any of the four stems (at least one).
+    sample_rate : int > 0
+        In Hz. Whole-track metrics do not depend on it; it is checked, and kept for the same call as
+        :func:`bss_eval`.
+
+    Returns
+    -------
+    diagnostic : dict[str, dict[str, float]]
+        ``diagnostic[target]`` for each estimated target: ``SIR`` and ``SAR`` (dB, whole track) and
+        ``energy_db = 10 log10(sum(estimate**2) / sum(reference**2))`` (dB).
+
+    Raises
+    ------
+    ParameterError
+        If a reference is missing (the message names it), an estimate is not one of the four stems, there is no
+        estimate, shapes differ, a signal is not finite, or ``sample_rate`` is not a positive integer.
+
+    References
+    ----------
+    .. [1] Vincent, Gribonval & Févotte, IEEE TASLP 2006 (the SIR/SAR decomposition).
+    .. [2] Stöter, Liutkus & Ito, LVA/ICA 2018 (BSS Eval v4, museval).
+    """
+    check_int("sample_rate", sample_rate)
+    missing = [stem for stem in STEMS if stem not in references]
+    if missing:
+        raise ParameterError(f"references lack {missing}: leakage needs all four stems {STEMS} (SIR counts "
+                             "interference from every one of them)")
+    unknown = [target for target in estimates if target not in STEMS]
+    if unknown:
+        raise ParameterError(f"estimates {unknown} are not stems; leakage scores estimates of {STEMS}")
+    if not estimates:
+        raise ParameterError("estimates is empty: give at least one stem's estimate")
+    ref = {stem: _as_samples_channels(references[stem]) for stem in STEMS}
+    est = {target: _as_samples_channels(estimates[target]) for target in estimates}
+    shape = ref["vocals"].shape
+    for kind, arrays in (("reference", ref), ("estimate", est)):
+        for name, array in arrays.items():
+            if array.shape != shape:
+                raise ParameterError(f"{kind} {name!r} has shape {array.T.shape}, the vocals reference "
+                                     f"{ref['vocals'].T.shape}")
+            if not np.all(np.isfinite(array)):
+                raise ParameterError(f"{kind} {name!r} is not finite (NaN or inf)")
+    sounding = [stem for stem in STEMS if np.any(ref[stem])]
+    scored = [t for t in est if t in sounding and np.any(est[t])]
+    results = {}
+    for target in est:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            energy = 10 * np.log10(np.sum(est[target] ** 2) / np.sum(ref[target] ** 2))
+        results[target] = {"SIR": float("nan"), "SAR": float("nan"),
+                           "energy_db": float(energy) if target in sounding else float("nan")}
+    if scored:
+        ensure_ffmpeg()  # museval imports musdb, which needs ffmpeg/ffprobe on PATH
+        import museval
+
+        # With framewise filters off and no permutation (museval's v4 mode), an estimate's SIR and SAR come from
+        # projecting that estimate alone onto the span of all the references: the other estimates never enter.
+        # museval still wants one estimate per reference, so a stem without an estimate (or with a silent one)
+        # is given its own reference as estimate; its figures are dropped.
+        stand_ins = np.stack([est[stem] if stem in scored else ref[stem] for stem in sounding])
+        n_samples = shape[0]
+        _, _, sir, sar = museval.evaluate(np.stack([ref[stem] for stem in sounding]), stand_ins,
+                                          win=n_samples, hop=n_samples)
+        for target in scored:
+            i = sounding.index(target)
+            results[target]["SIR"], results[target]["SAR"] = float(sir[i][0]), float(sar[i][0])
+    return results
+
+
+def gain_share(model_sdr: float, mix_sdr: float, irm1_sdr: float) -> float:
+    """The share (in %) of IRM1's SDR gain over MIX that a model recovers: ``100 (model - MIX) / (IRM1 - MIX)``.
+
+    0 % is doing nothing (the mixture as estimate), 100 % matches the ideal ratio mask; a waveform model can pass
+    100 %. Use medians over the same songs for all three.
+
+    Used by: benchmarks/run.py, helpers.evaluation.split_diagnostics
+
+    Parameters
+    ----------
+    model_sdr, mix_sdr, irm1_sdr : float
+        SDR in dB of the model, of MIX and of IRM1 (:func:`baselines`) for one target.
+
+    Returns
+    -------
+    share : float
+        In %; NaN when an input is NaN or IRM1 gains nothing over MIX (``irm1_sdr == mix_sdr``).
+    """
+    model_sdr, mix_sdr, irm1_sdr = float(model_sdr), float(mix_sdr), float(irm1_sdr)
+    if irm1_sdr == mix_sdr:
+        return float("nan")
+    return 100 * (model_sdr - mix_sdr) / (irm1_sdr - mix_sdr)
+
+
+def _frame_powers(audio: np.ndarray, frame_length: int, n_frames: int) -> np.ndarray:
+    """Mean square per frame over channels and samples: (n_channels, n_samples) -> (n_frames,)."""
+    return (audio[:, :n_frames * frame_length] ** 2).reshape(audio.shape[0], n_frames, frame_length).mean(axis=(0, 2))
+
+
+def _active_frames(power: np.ndarray) -> np.ndarray:
+    """Frames within LEVEL_ACTIVE_RANGE_DB of the loudest one and above LEVEL_ACTIVE_FLOOR (RMS)."""
+    rms = np.sqrt(power)
+    return (rms > LEVEL_ACTIVE_FLOOR) & (rms >= rms.max(initial=0.0) * 10 ** (-LEVEL_ACTIVE_RANGE_DB / 20))
+
+
+def _ratio_db(numerator_power, denominator_power) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(10 * np.log10(numerator_power / denominator_power))
+
+
+def stem_levels(stems: dict, sample_rate: int) -> dict:
+    """Each stem's level relative to the vocals, as active RMS, and the vocals against the rest.
+
+    The signal is cut into frames of ``LEVEL_FRAME_SECONDS`` (1 s, no overlap; the last partial frame is dropped,
+    and a clip shorter than a frame is one frame). A stem is *active* in a frame whose RMS (over channels and
+    samples) lies within ``LEVEL_ACTIVE_RANGE_DB`` (40 dB) of its loudest frame and above ``LEVEL_ACTIVE_FLOOR``
+    (1e-5). A stem's active RMS is its RMS over its active frames, so a bass that plays half the song reads the
+    level it plays at, not half of it. Together with MIX and IRM1 (:func:`baselines`) these levels describe a data
+    set: compare a generated split with real songs (``REAL_LEVELS_DB``).
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Used by: helpers.evaluation.score_on_tracks
+
+    Parameters
+    ----------
+    stems : dict[str, np.ndarray [shape=(n_channels, n_samples) or (n_samples,)]]
+        ``vocals`` and any of ``drums, bass, other``, all of one shape (``mixture`` and ``accompaniment`` are
+        ignored, so :func:`helpers.data.track_arrays`'s dict can be passed as it is).
+    sample_rate : int > 0
+        In Hz.
+
+    Returns
+    -------
+    levels : dict
+        ``levels[stem]`` for each stem but the vocals: ``20 log10(active RMS of stem / active RMS of vocals)``
+        (dB; NaN when the stem or the vocals are never active). ``levels["vocals_vs_rest"]``: the vocals' RMS over
+        the RMS of the sum of the other stems, both over the frames where the vocals are active (dB, a
+        target-to-rest measure; NaN without active vocals, ``inf`` when the rest is silent there).
+        ``levels["active"]``: ``{stem: fraction of frames where it is active}``, vocals included.
+
+    Raises
+    ------
+    ParameterError
+        If ``vocals`` is missing, a key is not a stem, shapes differ, a signal is empty or not finite, or
+        ``sample_rate`` is not a positive integer.
+    """
+    check_int("sample_rate", sample_rate)
+    if "vocals" not in stems:
+        raise ParameterError(f"stems {sorted(stems)} lack 'vocals': levels are relative to the vocals")
+    unknown = [name for name in stems if name not in STEMS + ("mixture", "accompaniment")]
+    if unknown:
+        raise ParameterError(f"{unknown} are not stems; give any of {STEMS}")
+    names = [stem for stem in STEMS if stem in stems]
+    arrays = {stem: np.atleast_2d(np.asarray(stems[stem], dtype=np.float64)) for stem in names}
+    shape = arrays["vocals"].shape
+    for stem, array in arrays.items():
+        if array.shape != shape:
+            raise ParameterError(f"stem {stem!r} has shape {array.shape}, the vocals {shape}")
+        if not np.all(np.isfinite(array)):
+            raise ParameterError(f"stem {stem!r} is not finite (NaN or inf)")
+    n_samples = shape[-1]
+    if n_samples == 0:
+        raise ParameterError("the stems contain no samples")
+    frame_length = int(round(LEVEL_FRAME_SECONDS * sample_rate))
+    n_frames = n_samples // frame_length
+    if n_frames == 0:
+        frame_length, n_frames = n_samples, 1
+    power = {stem: _frame_powers(array, frame_length, n_frames) for stem, array in arrays.items()}
+    active = {stem: _active_frames(p) for stem, p in power.items()}
+
+    def active_power(stem):
+        return power[stem][active[stem]].mean() if active[stem].any() else float("nan")
+
+    vocals = active_power("vocals")
+    levels = {stem: _ratio_db(active_power(stem), vocals) for stem in names if stem != "vocals"}
+    rest = sum((arrays[stem] for stem in names if stem != "vocals"), np.zeros(shape))
+    voiced = active["vocals"]
+    if voiced.any():
+        levels["vocals_vs_rest"] = _ratio_db(vocals, _frame_powers(rest, frame_length, n_frames)[voiced].mean())
+    else:
+        levels["vocals_vs_rest"] = float("nan")
+    levels["active"] = {stem: float(a.mean()) for stem, a in active.items()}
+    return levels
+
+
+def level_distribution(per_song_levels) -> dict:
+    """Median and 10th / 90th percentiles over songs of each level :func:`stem_levels` gives, NaN ignored.
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Used by: helpers.evaluation.split_diagnostics
+
+    Parameters
+    ----------
+    per_song_levels : sequence of dict
+        One :func:`stem_levels` result per song (its ``active`` fractions are left out).
+
+    Returns
+    -------
+    distribution : dict[str, dict[str, float]]
+        ``distribution[name]`` for ``bass, drums, other, vocals_vs_rest`` (those present): ``median``, ``p10``,
+        ``p90`` in dB, and ``n_songs``, the songs with a value that is not NaN (all NaN: NaN percentiles).
+
+    Raises
+    ------
+    ParameterError
+        If the sequence is empty.
+    """
+    per_song_levels = list(per_song_levels)
+    if not per_song_levels:
+        raise ParameterError("per_song_levels is empty")
+    names = [name for name in dict.fromkeys(k for levels in per_song_levels for k in levels)
+             if not any(isinstance(levels.get(name), dict) for levels in per_song_levels)]
+    distribution = {}
+    for name in names:
+        values = np.array([float(levels[name]) for levels in per_song_levels if name in levels])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN
+            p10, median, p90 = np.nanpercentile(values, [10, 50, 90])
+        distribution[name] = {"median": float(median), "p10": float(p10), "p90": float(p90),
+                              "n_songs": int(np.sum(~np.isnan(values)))}
+    return distribution
+
+
+def level_table(distribution: dict, reference: dict = REAL_LEVELS_DB) -> str:
+    """The level distribution as text, one row per stem, with the real songs' range beside it where known.
+
+    ``bass            median -4.1 dB  (10 % -9.0, 90 % +1.2)   real songs -6 to +3 dB``
+
+    Taught in: notebooks/01_waveforms_and_mixtures.ipynb
+
+    Used by: benchmarks/run.py
+
+    Parameters
+    ----------
+    distribution : dict
+        From :func:`level_distribution`.
+    reference : dict[str, tuple[float, float]]
+        Name -> (low, high) in dB to print beside the row (default: ``REAL_LEVELS_DB``; ``{}`` for none).
+
+    Returns
+    -------
+    table : str
+    """
+    width = max((len(name) for name in distribution), default=0) + 2
+    rows = []
+    for name, d in distribution.items():
+        row = f"{name:<{width}}median {d['median']:+.1f} dB  (10 % {d['p10']:+.1f}, 90 % {d['p90']:+.1f})"
+        if name in reference:
+            low, high = reference[name]
+            row += f"   real songs {low:+.0f} to {high:+.0f} dB"
+        rows.append(row)
+    return "\n".join(rows)
+
+
+def split_diagnostics(per_track, diagnostics, method: str) -> dict:
+    """What a split says about a model and about the data: gain share, HALF count, leakage, baselines, levels.
+
+    Used by: helpers.train, benchmarks/run.py
+
+    Parameters
+    ----------
+    per_track, diagnostics : sequence of dict
+        From :func:`score_on_tracks` with ``diagnostics=True``; ``per_track`` must hold ``MIX``, ``HALF`` and
+        ``IRM1`` rows and ``method``'s.
+    method : str
+        The estimator to diagnose (its name in ``score_on_tracks``'s ``estimators``).
+
+    Returns
+    -------
+    summary : dict
+        - ``irm1_share``: ``{target: %}``, :func:`gain_share` on the medians over songs;
+        - ``at_or_below_half``: ``{target: n_songs}`` where the method's SDR <= HALF's;
+        - ``leakage``: ``{target: {"SIR", "SAR", "energy_db"}}``, medians over songs of :func:`leakage` (dB);
+        - ``baselines_vs_musdb18``: ``{"MIX" | "IRM1": {target: {"median": dB, "musdb18": dB or None}}}``
+          (``MUSDB18_BASELINES``; None where no MUSDB18 figure is collected);
+        - ``stem_levels``: :func:`level_distribution` of the references' :func:`stem_levels`.
+
+    Raises
+    ------
+    ParameterError
+        If the sequences are empty or differ in length, or a row or the method's diagnostics are missing.
+    """
+    per_track, diagnostics = list(per_track), list(diagnostics)
+    if not per_track or len(per_track) != len(diagnostics):
+        raise ParameterError(f"per_track ({len(per_track)}) and diagnostics ({len(diagnostics)}) must have one "
+                             "entry per track, at least one")
+    needed = ("MIX", "HALF", "IRM1", method)
+    lacking = sorted({row for scores in per_track for row in needed if row not in scores})
+    if lacking:
+        raise ParameterError(f"per_track lacks the rows {lacking}; score_on_tracks(methods=('MIX', 'HALF', "
+                             "'IRM1'), ...) with the method among the estimators")
+    if any(method not in d["leakage"] for d in diagnostics):
+        raise ParameterError(f"diagnostics lack {method!r}: use score_on_tracks(..., diagnostics=True)")
+    sdr = results_table(per_track).values
+    targets = list(sdr[method])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
+        leak = {t: {m: float(np.nanmedian([d["leakage"][method][t][m] for d in diagnostics]))
+                    for m in ("SIR", "SAR", "energy_db")} for t in targets}
+    return {
+        "irm1_share": {t: gain_share(sdr[method][t], sdr["MIX"][t], sdr["IRM1"][t]) for t in targets},
+        "at_or_below_half": {t: int(sum(s[method][t]["SDR"] <= s["HALF"][t]["SDR"] for s in per_track))
+                             for t in targets},
+        "leakage": leak,
+        "baselines_vs_musdb18": {b: {t: {"median": sdr[b][t], "musdb18": MUSDB18_BASELINES[b].get(t)}
+                                     for t in targets} for b in ("MIX", "IRM1")},
+        "stem_levels": level_distribution(d["stem_levels"] for d in diagnostics),
+    }
+
+
 def _as_samples_channels(audio) -> np.ndarray:
     """librosa layout (n_channels, n_samples) or (n_samples,) → museval's (n_samples, n_channels)."""
     audio = np.asarray(audio, dtype=np.float64)
@@ -392,7 +740,8 @@ def results_table(per_track_scores, *, metric: str = "SDR") -> ResultsTable:
 
 
 def score_on_tracks(tracks, estimators: dict, *, targets=DEFAULT_TARGETS, sample_rate: int = SAMPLE_RATE,
-                    methods=("MIX", "HALF", "IRM1"), n_fft: int | None = None, hop_length: int | None = None) -> list:
+                    methods=("MIX", "HALF", "IRM1"), n_fft: int | None = None, hop_length: int | None = None,
+                    diagnostics=False):
     """Score baselines and estimators on tracks (BSS Eval, SiSEC-style), ready for :func:`results_table`.
 
     Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb, notebooks/05_unet_vocals_drums.ipynb,
@@ -411,22 +760,42 @@ def score_on_tracks(tracks, estimators: dict, *, targets=DEFAULT_TARGETS, sample
     n_fft, hop_length : int or None
         The oracles' STFT; ``None``: the course's 46-ms frames at ``sample_rate`` (``N_FFT`` scaled by
         ``sample_rate / SAMPLE_RATE`` to a power of two, and a quarter of it as the hop).
+    diagnostics : bool or sequence of str
+        Also return, per track, the estimators' :func:`leakage` (whole-track SIR, SAR, energy against all four
+        stems) and the references' :func:`stem_levels` (for :func:`split_diagnostics`): ``True`` for every
+        estimator, or the names of those to diagnose. Each costs about a second per target and track on two cores
+        (museval solves one 4096-unknown system per estimate, however short the song).
 
     Returns
     -------
     per_track : list of dict
         ``scores[method][target][metric]`` per track.
+    per_track_diagnostics : list of dict
+        Only with ``diagnostics``: ``{"leakage": {estimator: {target: {...}}}, "stem_levels": {...}}`` per track.
+
+    Raises
+    ------
+    ParameterError
+        If ``diagnostics`` names an estimator that ``estimators`` lacks.
     """
     from helpers import data  # here, not at the top: helpers.data imports Keras (TensorFlow), too slow for the widgets
 
     n_fft, hop_length = spectral.stft_settings(sample_rate, n_fft=n_fft, hop_length=hop_length)
-    per_track = []
+    diagnosed = list(estimators) if diagnostics is True else list(diagnostics or ())
+    if [name for name in diagnosed if name not in estimators]:
+        raise ParameterError(f"diagnostics={diagnostics!r} names estimators not among {list(estimators)}")
+    per_track, per_track_diagnostics = [], []
     for track in tracks:
         arrays = data.track_arrays(track, targets=STEMS, sample_rate=sample_rate)
         scores, _ = baselines(arrays, sample_rate, targets=targets, methods=methods, n_fft=n_fft, hop_length=hop_length)
+        leaks = {}
         for name, estimate in estimators.items():
             estimates = estimate(arrays["mixture"])
             scores[name] = {t: bss_eval_target(arrays[t], estimates[t], arrays["mixture"], sample_rate)
                             for t in targets}
+            if name in diagnosed and any(t in STEMS for t in targets):  # accompaniment alone: no stem to check
+                leaks[name] = leakage(arrays, {t: estimates[t] for t in targets if t in STEMS}, sample_rate)
         per_track.append(scores)
-    return per_track
+        if diagnostics:
+            per_track_diagnostics.append({"leakage": leaks, "stem_levels": stem_levels(arrays, sample_rate)})
+    return (per_track, per_track_diagnostics) if diagnostics else per_track

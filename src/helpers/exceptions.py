@@ -23,7 +23,7 @@ class ParameterError(ValueError):
 def check_int(name: str, value, *, minimum: int = 1) -> int:
     """Check that ``value`` is an integer (not a bool) of at least ``minimum`` and return it as an ``int``.
 
-    Used by: helpers.audio, helpers.spectral, helpers.segments, helpers.data, helpers.synth and the other modules that
+    Used by: helpers.audio, helpers.spectral, helpers.segments, helpers.data, helpers.songs.dataset and the other modules that
     check a count
 
     Parameters

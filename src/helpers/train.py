@@ -18,26 +18,27 @@ import json
 import sys
 from pathlib import Path
 
-from helpers import config, data, evaluation, models, separation, soundfont, synth, training
+from helpers import config, data, evaluation, models, separation, songs, training
 from helpers.exceptions import ParameterError
 
 def generated_data(engine: str) -> dict:
-    """What the generated dataset is made of, for the model card: the engine, its sound banks and their licences.
+    """What the generated dataset is made of, for the model card: the engine and every recorded source it played,
+    with its package and licence (the training style's, and the held-out splits' separately).
 
     Used by: helpers.train
     """
     if engine == "numpy":
-        return {"source": "generated", "generator": "helpers.synth (pure NumPy synthesis: additive and "
-                "source-filter instruments and voices, no recorded samples)", "sound_banks": [],
+        return {"source": "generated", "generator": "helpers.songs.numpy_engine (pure NumPy synthesis: additive "
+                "and source-filter instruments and voices, no recorded samples)", "sound_banks": [],
                 "licence": "MIT (this course's code and its output)"}
-    bank = soundfont.BANKS["train"]
-    return {"source": "generated", "generator": "helpers.soundfont (note events rendered through a General MIDI "
-            "SoundFont with TinySoundFont, source-filter singers, pedalboard production)",
-            "sound_banks": [{"file": bank, "licence": soundfont.BANK_LICENCES[bank]}],
-            "held_out_bank": {"file": soundfont.BANKS["heldout"],
-                              "licence": soundfont.BANK_LICENCES[soundfont.BANKS["heldout"]],
-                              "use": "held-out test split only, never trained on"},
-            "licence": "MIT (this course's code and its output; the banks above are MIT)"}
+    return {"source": "generated", "generator": "helpers.songs.soundfont_engine (note events rendered through "
+            "recorded samples with TinySoundFont: a General MIDI bank, recorded drum kits and loops; source-filter "
+            "singers; pedalboard production; a mastered, gated mix)",
+            "sound_banks": songs.soundfont_engine.sources("train"),
+            "held_out_sources": {"use": "the heldout and hard test splits only, never trained on",
+                                 "sources": songs.soundfont_engine.sources("heldout")},
+            "licence": "MIT (this course's code and its output); the recorded sources' licences are listed with "
+                       "them (MIT, CC-BY-SA-3.0, CC0-1.0)"}
 
 
 #: Builder options with a flag of their own (``--n-fft``); any other builder argument goes through ``--set``.
@@ -159,13 +160,14 @@ def _run(args, command: str) -> int:
     targets = tuple(settings["targets"])
     engine = None
     if args.data == "generated":
-        root = args.root or synth.generate(progress=not args.quiet)  # the default set is made if missing
+        root = args.root or songs.generate(progress=not args.quiet)  # the default set is made if missing
         settings_file = Path(root, "settings.json")
         engine = json.loads(settings_file.read_text())["engine"] if settings_file.exists() else None
     train_tracks = data.load_tracks(args.data, "train", args.root)
     test_splits = {"test": data.load_tracks(args.data, "test", args.root)}
-    if engine == "soundfont" and Path(root, "heldout").is_dir():
-        test_splits["heldout"] = data.load_tracks(args.data, "heldout", root)
+    for split in songs.HELD_OUT:  # the held-out splits, where the SoundFont engine wrote them
+        if engine == "soundfont" and Path(root, split).is_dir():
+            test_splits[split] = data.load_tracks(args.data, split, root)
     n_valid = 2 if args.fast else args.n_valid
     if len(train_tracks) <= n_valid:
         raise ParameterError(f"{len(train_tracks)} training tracks cannot spare n_valid={n_valid} for validation")
@@ -181,16 +183,19 @@ def _run(args, command: str) -> int:
         log_dir=args.log_dir, verbose=0 if args.quiet else 1)
     name = declared.title or declared.name
     scored = [t for t in targets if t != "accompaniment"]  # the baselines score stems only
-    tables = {}
+    tables, diagnosed = {}, {}
     if scored and declared.input is not None:
         separator = separation.Separator(model, scored)
         estimator = lambda mixture: separator(mixture, settings["sample_rate"])  # noqa: E731
         for split, tracks in test_splits.items():
-            per_track = evaluation.score_on_tracks(tracks, {name: estimator}, targets=scored,
-                                                   sample_rate=settings["sample_rate"], n_fft=settings.get("n_fft"),
-                                                   hop_length=settings.get("hop_length"))
+            per_track, diagnostics = evaluation.score_on_tracks(
+                tracks, {name: estimator}, targets=scored, sample_rate=settings["sample_rate"],
+                n_fft=settings.get("n_fft"), hop_length=settings.get("hop_length"), diagnostics=True)
             tables[split] = {metric: evaluation.results_table(per_track, metric=metric)
                              for metric in ("SDR", "SI-SDR")}
+            # How the model fails and how the split compares with MUSDB18 (gain share, HALF count, leakage,
+            # baselines, stem levels): helpers.evaluation.split_diagnostics.
+            diagnosed[split] = evaluation.split_diagnostics(per_track, diagnostics, name)
             print(f"{split} split:\n{tables[split]['SDR']}")
     card = {
         "model": args.model_path.name,
@@ -209,7 +214,10 @@ def _run(args, command: str) -> int:
                      "command": command},
         "test_scores": {split: {"n_tracks": len(test_splits[split]),
                                 "metric": "SDR (dB), museval, median over tracks",
-                                "values": tables[split]["SDR"].values} for split in tables},
+                                "values": tables[split]["SDR"].values,
+                                # irm1_share (%), at_or_below_half (songs), leakage (whole-track SIR/SAR/energy,
+                                # dB, median over songs), baselines_vs_musdb18, stem_levels (dB vs the vocals)
+                                **diagnosed[split]} for split in tables},
         "test_si_sdr": {split: {"metric": "SI-SDR (dB), whole track, median over tracks",
                                 "values": tables[split]["SI-SDR"].values} for split in tables},
     }

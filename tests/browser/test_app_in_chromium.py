@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import audio, synth
+from helpers import audio, songs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "app.png"
@@ -56,8 +56,8 @@ def test_upload_separate_play_and_find_it_in_the_history(server, tmp_path):
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
         require(False, "playwright is not installed (make browser)")
-    signals, plan = synth.make_song(seed=7, index=0, subset="test", duration=8.0)
-    song = audio.save(tmp_path / "generated song.wav", signals["mixture"], synth.DATASET_SAMPLE_RATE,
+    signals, plan = songs.numpy_engine.make_song(seed=7, index=0, subset="test", duration=8.0)
+    song = audio.save(tmp_path / "generated song.wav", signals["mixture"], config.DATASET_SAMPLE_RATE,
                       subtype="PCM_16")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
