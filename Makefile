@@ -18,8 +18,8 @@ VENV_JAX := .venv-jax
 JAX_PACKAGES := keras==3.13.2 jax[cpu]==0.8.2 numpy scipy h5py soundfile soxr pytest
 BENCH_PACKAGES := torch==2.13.0 numpy soundfile tqdm einops==0.8.2 julius==0.2.8
 
-# The SoundFont renderer (helpers.songs.soundfont_engine). Its wheel declares PyAudio for live playback, which the course never
-# uses and which needs PortAudio's headers to build, so it is installed without its dependencies.
+# The SoundFont renderer (helpers.songs.soundfont_engine). Its wheel declares PyAudio for live playback, which the
+# course never uses and which needs PortAudio's headers to build, so it is installed without its dependencies.
 SOUNDFONT_RENDERER := tinysoundfont==0.3.7
 # The recorded sounds the songs are played from: the General MIDI banks (MIT; Fluid R3 for training and testing,
 # MuseScore General for the held-out splits), the AVL recorded drum kits (CC-BY-SA 3.0; one for training, one held

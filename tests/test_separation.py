@@ -104,7 +104,7 @@ def test_shipped_model_separates_a_generated_song():
     estimates = separation.separate(mixture, 44100, residual="accompaniment")
     assert all(e.shape == mixture.shape and e.dtype == np.float32 for e in estimates.values())
     np.testing.assert_allclose(sum(estimates.values()), mixture, atol=1e-6)
-    for target, measured in [("vocals", 4.77), ("drums", 13.23)]:  # SDR in dB (MIX: -11.2 and 6.2)
+    for target, measured in [("vocals", 7.10), ("drums", 7.38)]:  # SDR in dB (MIX: 2.8 and 4.2)
         sdr = evaluation.bss_eval_target(audio[target], estimates[target], mixture, 44100)["SDR"]
         assert sdr == pytest.approx(measured, abs=1.0), target
 
@@ -182,7 +182,8 @@ def test_a_wave_model_runs_through_the_same_stream(overlap):
 def test_the_shipped_model_writes_full_band_stems():
     # The generated test songs (seed 0, SoundFont engine): over the ten songs, the energy each estimate carries above
     # 11 kHz, where the model extends its masks, is within 3 dB of its reference's. The drums' cymbals are within
-    # 1 dB on every song; a voice's energy up there (breath, sibilants) is small and varies from song to song.
+    # 1.5 dB on every song (the loops and driven guitars of "other" share that band); a voice's energy up there
+    # (breath, sibilants) is small and varies from song to song.
     separator = separation.Separator(targets=("vocals", "drums"))
     assert separator.sample_rate == 44100 and separator.n_fft == 2048
     high = {t: np.zeros(2) for t in separator.targets}  # (estimate, reference) energy above 11 kHz, over the songs
@@ -194,7 +195,7 @@ def test_the_shipped_model_writes_full_band_stems():
             energy = np.array([np.sum(np.abs(np.fft.rfft(x, axis=-1)[..., band]) ** 2)
                                for x in (estimate, audio[target])])
             if target == "drums":
-                assert abs(10 * np.log10(energy[0] / energy[1])) <= 1, (index, energy)
+                assert abs(10 * np.log10(energy[0] / energy[1])) <= 1.5, (index, energy)
             high[target] += energy
     for target, (estimate, reference) in high.items():
         assert abs(10 * np.log10(estimate / reference)) <= 3, (target, 10 * np.log10(estimate / reference))

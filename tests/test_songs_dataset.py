@@ -251,7 +251,7 @@ def _fixed_filter_split(mixture: np.ndarray, reference: np.ndarray, sample_rate:
 
 def test_stems_are_not_separable_by_a_fixed_filter(numpy_songs):
     """The best low/high-pass split stays far below the ideal ratio mask (SI-SDR, dB)."""
-    for song in songs[:2]:
+    for song in numpy_songs[:2]:
         mixture = _mono(song["mixture"])
         stfts = {s: spectral.stft(_mono(song[s])) for s in STEMS}
         irm = masks.ratio_masks(stfts, power=1)

@@ -331,20 +331,25 @@ def main(argv=None) -> int:
     """
     parser = argparse.ArgumentParser(
         prog="python -m helpers.songs",
-        description="Generate the course's multitrack dataset (MUSDB18 layout), a held-out split and piano+violin duets. "
-                    "Re-running with the same options does nothing; other numbers of songs add or remove songs, other options "
-                    "rebuild the set.",
+        description="Generate the course's multitrack dataset (MUSDB18 layout), the held-out and hard splits and "
+                    "piano+violin duets. Re-running with the same options does nothing; other numbers of songs add or "
+                    "remove songs, other options rebuild the set.",
     )
     parser.add_argument("--root", type=Path, default=None,
                         help="output folder (default: data/generated, or $COURSE_DATA/generated)")
     parser.add_argument("--n-train", type=int, default=100, help="songs in the train subset (default: %(default)s)")
     parser.add_argument("--n-test", type=int, default=10, help="songs in the test subset (default: %(default)s)")
     parser.add_argument("--duration", type=float, default=10.0, help="song length in seconds (default: %(default)s)")
-    parser.add_argument("--n-duets-train", type=int, default=20, help="piano+violin duets for training (default: %(default)s)")
-    parser.add_argument("--n-duets-test", type=int, default=5, help="piano+violin duets for testing (default: %(default)s)")
-    parser.add_argument("--duet-duration", type=float, default=8.0, help="duet length in seconds (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="dataset seed; same seed, same bytes (default: %(default)s)")
-    parser.add_argument("--sample-rate", type=int, default=DATASET_SAMPLE_RATE, help="in Hz (default: %(default)s)")
+    parser.add_argument("--n-duets-train", type=int, default=20,
+                        help="piano+violin duets for training (default: %(default)s)")
+    parser.add_argument("--n-duets-test", type=int, default=5,
+                        help="piano+violin duets for testing (default: %(default)s)")
+    parser.add_argument("--duet-duration", type=float, default=8.0,
+                        help="duet length in seconds (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="dataset seed; same seed, same bytes (default: %(default)s)")
+    parser.add_argument("--sample-rate", type=int, default=DATASET_SAMPLE_RATE,
+                        help="in Hz (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="synthesis processes (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the same set exists")
     parser.add_argument("--engine", choices=ENGINES, default="auto",
