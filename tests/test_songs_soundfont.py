@@ -148,6 +148,10 @@ def test_songs_have_sections_without_vocals_and_a_mastered_loudness(rendered):
         silent = np.abs(audio["vocals"]).max(axis=0) == 0
         runs = np.diff(np.flatnonzero(np.diff(np.r_[0, silent.astype(int), 0])))[::2]
         silent_stretches += int(np.any(runs > 0.5 * 44100))
+        # The plan says where the voice is: its bars without vocals hold only reverb tails (under 10 % of its energy).
+        bar = int(round(4 * plan["beat"] * 44100))
+        energy = np.array([np.sum(audio["vocals"][:, b * bar:(b + 1) * bar] ** 2) for b in range(plan["n_bars"])])
+        assert energy[~np.array(plan["sections"]["vocals"])].sum() < 0.1 * energy.sum(), (plan["name"], energy)
     assert silent_stretches >= 2
 
 

@@ -530,7 +530,8 @@ def lead_part(plan, rng, vocal_phrases) -> dict:
 
 def vocal_stem(plan, rng, *, style, bank, sample_rate) -> tuple[np.ndarray, list, dict]:
     """The vocals: lead (sung or a sampled voice), maybe doubled, maybe backing vocals. Returns the stereo stem
-    before production, the lead's phrases (for the lead in "other") and a description.
+    before production, the lead's phrases (for the lead in "other") and a description. Sets
+    ``plan["sections"]["vocals"]`` to the bars the kept phrases sound in.
 
     Used by: helpers.songs.soundfont_engine.make_song
     """
@@ -541,6 +542,13 @@ def vocal_stem(plan, rng, *, style, bank, sample_rate) -> tuple[np.ndarray, list
     bar_length = 4 * plan["beat"]
     singing = plan["sections"]["vocals"]
     phrases = [p for p in phrases if singing[min(int(p[0] // bar_length), len(singing) - 1)]] or phrases[:1]
+    # What the plan says is what is sung: a kept phrase may run on into the next bar, and the first phrase stands in
+    # where no phrase starts in a singing bar.
+    sung = [False] * len(singing)
+    for start, _, durations in phrases:
+        last = int(np.ceil((start + sum(durations)) / bar_length))
+        sung[int(start // bar_length):last] = [True] * len(sung[int(start // bar_length):last])
+    plan["sections"]["vocals"] = sung
     n = int(round(plan["duration"] * sample_rate))
     stem = np.zeros((2, n))
     sampled_lead = rng.random() < 0.2
