@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import audio, songs
+from helpers import audio, config, songs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "app.png"
