@@ -544,11 +544,9 @@ def vocal_stem(plan, rng, *, style, bank, sample_rate) -> tuple[np.ndarray, list
     phrases = [p for p in phrases if singing[min(int(p[0] // bar_length), len(singing) - 1)]] or phrases[:1]
     # What the plan says is what is sung: a kept phrase may run on into the next bar, and the first phrase stands in
     # where no phrase starts in a singing bar.
-    sung = [False] * len(singing)
-    for start, _, durations in phrases:
-        last = int(np.ceil((start + sum(durations)) / bar_length))
-        sung[int(start // bar_length):last] = [True] * len(sung[int(start // bar_length):last])
-    plan["sections"]["vocals"] = sung
+    sung = {bar for start, _, durations in phrases
+            for bar in range(int(start // bar_length), int(np.ceil((start + sum(durations)) / bar_length)))}
+    plan["sections"]["vocals"] = [bar in sung for bar in range(len(singing))]
     n = int(round(plan["duration"] * sample_rate))
     stem = np.zeros((2, n))
     sampled_lead = rng.random() < 0.2
