@@ -30,6 +30,7 @@ def test_train_saves_a_clean_model_that_carries_its_settings(tiny_training):
     ({"model_path": "model.h5"}, "must end in .keras"),
     ({"epochs": 0}, "epochs=0 must be a positive integer"),
     ({"batch_size": -1}, "batch_size=-1 must be a positive integer"),
+    ({"clip_norm": 0.0}, "clip_norm=0.0 must be > 0"),
     ({"loss": "mse"}, "loss='mse' must be one of l1 for unet"),
     ({"settings": {"architecture": "lstm"}}, "architecture='lstm' must be one of"),
     ({"settings": {"architecture": "spectrogram_fnn"}}, "declares no segment data set"),
@@ -51,7 +52,8 @@ def test_train_fits_a_wave_unet_through_its_declaration(small_dataset, tmp_path)
     tracks = data.load_tracks("generated", "train", root=small_dataset)
     settings = models.settings(models.wave_unet(sample_rate=8000, segment_length=4096, n_levels=3, base_filters=4))
     model, history, seconds = training.train(settings, tracks[:1], tracks[1:], tmp_path / "wave.keras",
-                                             loss="l1+stft", epochs=2, steps_per_epoch=2, batch_size=2, verbose=0)
+                                             loss="l1+stft", epochs=2, steps_per_epoch=2, batch_size=2, clip_norm=1.0,
+                                             verbose=0)
     assert len(history["loss"]) == 2 and "val_vocals_loss" in history and seconds > 0
     loaded = models.load(tmp_path / "wave.keras")
     assert models.settings(loaded) == settings
@@ -85,3 +87,21 @@ def test_copy_weights_matches_layers_by_name_and_shape(tmp_path):
                                   source.get_layer("encoder_1").get_weights()[0])
     with pytest.raises(ParameterError, match="no layer"):
         training.copy_weights(source, models.spectrogram_fnn(("vocals",), hidden=(8,)))
+
+
+@pytest.mark.parametrize("curve, expected", [
+    ([4.98, 5.41, 5.05, 4.68, 43.76, 43.76, 43.76], True),  # the course's first STFT-loss run: jumped and stayed
+    ([1.0, 0.8, float("nan")], True),
+    ([1.0, 0.8, 3.0, 0.7, 0.6], False),  # a spike it recovered from
+    ([1.0, 0.9, 0.85, 0.86, 0.84], False),
+    ([0.5], False),
+])
+def test_a_run_diverged_when_its_loss_jumps_and_stays_or_is_not_finite(curve, expected):
+    assert training.diverged(curve) is expected
+
+
+def test_bad_divergence_arguments():
+    with pytest.raises(ParameterError, match="val_loss is empty"):
+        training.diverged([])
+    with pytest.raises(ParameterError, match="factor=1"):
+        training.diverged([1.0], factor=1)

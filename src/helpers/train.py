@@ -93,6 +93,8 @@ def parse_args(argv=None):
     parser.add_argument("--patience", type=int, default=8,
                         help="epochs without improvement before stopping (default: %(default)s)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's initial rate (default: %(default)s)")
+    parser.add_argument("--clip-norm", type=float, default=None,
+                        help="clip the gradient's global norm to this (default: no clipping)")
     parser.add_argument("--n-valid", type=int, default=5,
                         help="train tracks held out for validation (default: %(default)s)")
     parser.add_argument("--model-path", type=Path, default=None,
@@ -180,7 +182,7 @@ def _run(args, command: str) -> int:
         settings, fit_tracks, valid_tracks, args.model_path, loss=loss, epochs=epochs, batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate, patience=args.patience,
         seed=args.seed, augment=args.augment, initial_model=args.initial_model, max_minutes=args.max_minutes,
-        log_dir=args.log_dir, verbose=0 if args.quiet else 1)
+        log_dir=args.log_dir, clip_norm=args.clip_norm, verbose=0 if args.quiet else 1)
     name = declared.title or declared.name
     scored = [t for t in targets if t != "accompaniment"]  # the baselines score stems only
     tables, diagnosed = {}, {}
@@ -210,7 +212,10 @@ def _run(args, command: str) -> int:
                      "augmentation": (f"{declared.segments.augmentation}, {args.steps_per_epoch} batches per epoch"
                                       if args.augment else "none"),
                      "initial_model": args.initial_model.name if args.initial_model else None,
-                     "loss": loss, "seconds": round(seconds, 1), "best_val_loss": min(history["val_loss"]),
+                     "loss": loss, "clip_norm": args.clip_norm, "seconds": round(seconds, 1),
+                     "best_val_loss": min(history["val_loss"]),
+                     "val_loss": [round(v, 5) for v in history["val_loss"]],
+                     "diverged": training.diverged(history["val_loss"]),
                      "command": command},
         "test_scores": {split: {"n_tracks": len(test_splits[split]),
                                 "metric": "SDR (dB), museval, median over tracks",

@@ -12,6 +12,7 @@ Taught in: notebooks/05_unet_vocals_drums.ipynb
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def distribution_strategy():
 def train(settings: dict, train_tracks, valid_tracks, model_path, *, loss: str | None = None, epochs: int = 30,
           batch_size: int = 8, steps_per_epoch: int = 100, learning_rate: float = 1e-3, patience: int = 8,
           seed: int = 0, augment: bool = True, initial_model=None, max_minutes: float | None = None, log_dir=None,
-          verbose: int = 1):
+          clip_norm: float | None = None, verbose: int = 1):
     """Train a registered model on random segments of musdb tracks and save the best one (by validation loss).
 
     The model is built from ``settings`` by its registered builder (:func:`helpers.models.build`); its segment data
@@ -80,6 +81,9 @@ def train(settings: dict, train_tracks, valid_tracks, model_path, *, loss: str |
         Stop after the epoch that crosses this much training time (the best epoch's weights are kept).
     log_dir : str or os.PathLike or None
         TensorBoard logs.
+    clip_norm : float > 0 or None
+        Clip the gradient's global norm to this before each Adam step (``None``: no clipping). A spectral loss's
+        rare huge gradients (a silent reference) otherwise throw the weights where they never come back from.
     verbose : int
         Keras's progress bar (1) or none (0).
 
@@ -95,14 +99,16 @@ def train(settings: dict, train_tracks, valid_tracks, model_path, *, loss: str |
     Raises
     ------
     ParameterError
-        If ``model_path`` does not end in ``.keras``, a count is not positive, the architecture has no segment
-        data set or not that loss, a setting is out of range, or there are no tracks.
+        If ``model_path`` does not end in ``.keras``, a count or ``clip_norm`` is not positive, the architecture has
+        no segment data set or not that loss, a setting is out of range, or there are no tracks.
     """
     model_path = Path(model_path)
     if model_path.suffix != ".keras":
         raise ParameterError(f"model_path={str(model_path)!r} must end in .keras")
     for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch), ("batch_size", batch_size)):
         check_int(name, value)
+    if clip_norm is not None and not clip_norm > 0:
+        raise ParameterError(f"clip_norm={clip_norm!r} must be > 0 (or None: no clipping)")
     if not train_tracks or not valid_tracks:
         raise ParameterError("train_tracks and valid_tracks must not be empty")
     declared = models.architecture(settings.get("architecture"))
@@ -121,7 +127,7 @@ def train(settings: dict, train_tracks, valid_tracks, model_path, *, loss: str |
         model = models.build(settings)
         if initial_model is not None:
             copy_weights(initial_model, model)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm),
                       loss={t: declared.losses[loss] for t in model.output})
     return _fit(model, train_data, valid_data, model_path, epochs, patience, log_dir, verbose, max_minutes)
 
@@ -162,6 +168,7 @@ def _fit(model, train_data, valid_data, model_path: Path, epochs: int, patience:
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, patience // 2)),
         keras.callbacks.CSVLogger(model_path.with_suffix(".csv")),
+        keras.callbacks.TerminateOnNaN(),
     ]
     if max_minutes is not None:
         callbacks.append(TimeLimit(max_minutes))
@@ -198,6 +205,38 @@ class TimeLimit(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if time.perf_counter() - self.start > 60 * self.minutes:
             self.model.stop_training = True
+
+
+def diverged(val_loss, factor: float = 3.0) -> bool:
+    """Whether a run diverged: its validation loss became non-finite, or rose above ``factor`` times its best so far
+    and never came back under it (a run that jumps and stays, as the course's first STFT-loss run did: 4.7 → 43.8).
+
+    Used by: helpers.train (the model card's ``training.diverged``)
+
+    Parameters
+    ----------
+    val_loss : sequence of float
+        One value per epoch.
+    factor : float > 1
+
+    Raises
+    ------
+    ParameterError
+        If ``val_loss`` is empty or ``factor`` is not above 1.
+    """
+    values = [float(v) for v in val_loss]
+    if not values:
+        raise ParameterError("val_loss is empty")
+    if not factor > 1:
+        raise ParameterError(f"factor={factor!r} must be > 1")
+    if not all(math.isfinite(v) for v in values):
+        return True
+    best = values[0]
+    for epoch, value in enumerate(values):
+        if value > factor * best:
+            return all(later > factor * best for later in values[epoch:])
+        best = min(best, value)
+    return False
 
 
 def sha256(path) -> str:
