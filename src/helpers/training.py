@@ -208,8 +208,8 @@ class TimeLimit(keras.callbacks.Callback):
 
 
 def diverged(val_loss, factor: float = 3.0) -> bool:
-    """Whether a run diverged: its validation loss became non-finite, or rose above ``factor`` times its best so far
-    and never came back under it (a run that jumps and stays, as the course's first STFT-loss run did: 4.7 → 43.8).
+    """Whether a run diverged: its validation loss became non-finite, or ends above ``factor`` times its best (a run
+    that jumps and stays, as the course's first STFT-loss run did: 4.7 → 43.8; a spike it recovers from is not).
 
     Used by: helpers.train (the model card's ``training.diverged``)
 
@@ -229,14 +229,7 @@ def diverged(val_loss, factor: float = 3.0) -> bool:
         raise ParameterError("val_loss is empty")
     if not factor > 1:
         raise ParameterError(f"factor={factor!r} must be > 1")
-    if not all(math.isfinite(v) for v in values):
-        return True
-    best = values[0]
-    for epoch, value in enumerate(values):
-        if value > factor * best:
-            return all(later > factor * best for later in values[epoch:])
-        best = min(best, value)
-    return False
+    return not all(math.isfinite(v) for v in values) or values[-1] > factor * min(values)
 
 
 def sha256(path) -> str:
