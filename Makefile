@@ -31,7 +31,7 @@ export PYTHONHASHSEED = 0
 export TF_CPP_MIN_LOG_LEVEL = 2
 export KERAS_BACKEND ?= tensorflow
 
-.PHONY: banks clean-data pretrained-wave setup test test-colab test-compat test-jax test-browser browser app bench-app course data pretrained bench lab clean
+.PHONY: banks clean-data pretrained-wave setup test test-colab test-compat test-jax test-distributed test-browser browser app bench-app course data pretrained bench lab clean
 
 setup: $(STAMP)
 
@@ -86,6 +86,12 @@ test-jax:
 		$(VENV_JAX)/bin/python -m pip install --disable-pip-version-check -q --no-deps -e . && \
 		touch $(VENV_JAX)/.installed; }
 	KERAS_BACKEND=jax $(VENV_JAX)/bin/python -m pytest tests/test_backends.py
+
+# Training on several processes: Keras on JAX (the `distributed` extra, in the course's environment, since a run is
+# the whole training command), two worker processes on 127.0.0.1 (tests/distributed).
+test-distributed: setup
+	@$(PY) -c 'import jax' 2>/dev/null || $(PY) -m pip install --disable-pip-version-check -q -e '.[distributed]'
+	KERAS_BACKEND=jax $(PY) -m pytest tests/distributed
 
 # The web app on http://$(HOST):$(PORT)/ (HOST=0.0.0.0 serves a classroom); data in data/app.
 HOST ?= 127.0.0.1

@@ -9,8 +9,9 @@ import pytest
 
 from helpers import audio, songs
 
-# The Colab-like run has an environment of its own and runs through `make test-colab` (tests/colab/test_colab.py).
-collect_ignore = ["colab"]
+# The Colab-like run has an environment of its own and runs through `make test-colab` (tests/colab/test_colab.py);
+# the multi-process tests run on Keras's JAX backend, through `make test-distributed`.
+collect_ignore = ["colab"] + ([] if os.environ.get("KERAS_BACKEND") == "jax" else ["distributed"])
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from helpers import audio, segments, spectral
+from helpers import audio, distributed, segments, spectral
 from helpers.compat import import_musdb
 from helpers.config import (DEFAULT_TARGETS, DUET_SOURCES, HOP_LENGTH, N_FFT, N_FRAMES, SAMPLE_RATE, STEMS, WINDOW,
                             check_targets, generated_root)
@@ -703,7 +703,7 @@ class _StemSegments(keras.utils.PyDataset):
     policy: Augmentation
 
     def __init__(self, arrays: list, targets, *, segment_length: int, batch_size: int, n_batches: int, seed: int,
-                 augment: bool):
+                 augment: bool, worker: distributed.Worker = distributed.SINGLE):
         super().__init__()
         if not arrays:
             raise ParameterError("arrays is empty")
@@ -711,7 +711,7 @@ class _StemSegments(keras.utils.PyDataset):
         self.targets = check_targets(targets)
         self.segment_length = check_int("segment_length", segment_length)
         self.batch_size, self.n_batches = check_int("batch_size", batch_size), check_int("n_batches", n_batches)
-        self.seed, self.augment, self.epoch = seed, bool(augment), 0
+        self.seed, self.augment, self.epoch, self.worker = seed, bool(augment), 0, worker
 
     def __len__(self):
         return self.n_batches
@@ -721,8 +721,10 @@ class _StemSegments(keras.utils.PyDataset):
 
     def signals(self, index) -> tuple[np.ndarray, dict]:
         """Batch ``index``'s waveforms: ``mixture`` ``(batch_size, segment_length)`` and ``{stem: same shape}``
-        for the four stems (float32); the mixture is exactly their sum (:meth:`Augmentation.batch`)."""
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        for the four stems (float32); the mixture is exactly their sum (:meth:`Augmentation.batch`). Worker ``w``
+        of ``n`` draws global batch ``index * n + w``: the workers' batches are a partition of one sequence."""
+        number = index * self.worker.count + self.worker.index
+        rng = np.random.default_rng([self.seed, self.epoch, number])
         return self.policy.batch(rng, self.arrays, batch_size=self.batch_size, segment_length=self.segment_length,
                                  targets=self.targets, augment=self.augment)
 
@@ -771,6 +773,9 @@ class SpectrogramSegments(_StemSegments):
     seed : int
     augment : bool
         Draw with :data:`AUGMENTATION` (remixed); without it, real segments (a fixed validation set).
+    worker : helpers.distributed.Worker
+        In a run on ``n`` processes, worker ``w`` draws global batches ``i * n + w`` (``default_rng([seed, e,
+        i * n + w])``): the workers' batches partition what one process drawing ``n`` times as many would see.
 
     Yields
     ------
@@ -795,16 +800,17 @@ class SpectrogramSegments(_StemSegments):
     augmentation = AUGMENTATION.description
 
     def __init__(self, arrays: list, targets, *, n_fft: int, hop_length: int, n_frames: int, batch_size: int,
-                 n_batches: int, window: str = WINDOW, seed: int = 0, augment: bool = True):
+                 n_batches: int, window: str = WINDOW, seed: int = 0, augment: bool = True,
+                 worker: distributed.Worker = distributed.SINGLE):
         self.n_fft, self.hop_length = spectral.check_frame_params(n_fft, hop_length)
         self.n_frames = check_int("n_frames", n_frames)
         self.window = window
         super().__init__(arrays, targets, segment_length=(self.n_frames - 1) * self.hop_length,
-                         batch_size=batch_size, n_batches=n_batches, seed=seed, augment=augment)
+                         batch_size=batch_size, n_batches=n_batches, seed=seed, augment=augment, worker=worker)
 
     @classmethod
     def from_tracks(cls, tracks, settings: dict, *, batch_size: int, n_batches: int, seed: int = 0,
-                    augment: bool = True):
+                    augment: bool = True, worker: distributed.Worker = distributed.SINGLE):
         """The data set a spectrogram model with these settings trains on: the tracks' four stems at the model's
         rate, segments of its ``n_frames`` frames of its STFT (:class:`helpers.models.Architecture`'s ``segments``).
 
@@ -815,12 +821,16 @@ class SpectrogramSegments(_StemSegments):
             A model's settings (:func:`helpers.models.settings`): ``targets``, ``sample_rate``, ``n_fft``,
             ``hop_length``, ``window``, ``n_frames``.
         batch_size, n_batches, seed, augment
-            As for the class.
+            As for the class (``batch_size``: this worker's part of the global batch).
+        worker : helpers.distributed.Worker
+            In a run on several processes, this one: it reads only its shard of the tracks
+            (:func:`helpers.distributed.shard`) and draws only its batches of the epoch.
         """
-        arrays = [track_arrays(t, targets=STEMS, sample_rate=settings["sample_rate"]) for t in tracks]
+        arrays = [track_arrays(t, targets=STEMS, sample_rate=settings["sample_rate"])
+                  for t in distributed.shard(tracks, worker)]
         return cls(arrays, settings["targets"], n_fft=settings["n_fft"], hop_length=settings["hop_length"],
                    n_frames=settings["n_frames"], window=settings["window"], batch_size=batch_size,
-                   n_batches=n_batches, seed=seed, augment=augment)
+                   n_batches=n_batches, seed=seed, augment=augment, worker=worker)
 
     def __getitem__(self, index):
         mixture, outputs = self._target_signals(index)
@@ -856,6 +866,9 @@ class WaveformSegments(_StemSegments):
     seed : int
     augment : bool
         Draw with :data:`AUGMENTATION` (remixed); without it, real segments (a fixed validation set).
+    worker : helpers.distributed.Worker
+        In a run on ``n`` processes, worker ``w`` draws global batches ``i * n + w`` (``default_rng([seed, e,
+        i * n + w])``): the workers' batches partition what one process drawing ``n`` times as many would see.
 
     Yields
     ------
@@ -878,13 +891,13 @@ class WaveformSegments(_StemSegments):
     augmentation = AUGMENTATION.description
 
     def __init__(self, arrays: list, targets, *, segment_length: int, batch_size: int, n_batches: int,
-                 seed: int = 0, augment: bool = True):
+                 seed: int = 0, augment: bool = True, worker: distributed.Worker = distributed.SINGLE):
         super().__init__(arrays, targets, segment_length=segment_length, batch_size=batch_size,
-                         n_batches=n_batches, seed=seed, augment=augment)
+                         n_batches=n_batches, seed=seed, augment=augment, worker=worker)
 
     @classmethod
     def from_tracks(cls, tracks, settings: dict, *, batch_size: int, n_batches: int, seed: int = 0,
-                    augment: bool = True):
+                    augment: bool = True, worker: distributed.Worker = distributed.SINGLE):
         """The data set a waveform model with these settings trains on: the tracks' four stems at the model's
         rate, segments of its ``segment_length`` (:class:`helpers.models.Architecture`'s ``segments``).
 
@@ -894,11 +907,14 @@ class WaveformSegments(_StemSegments):
         settings : dict
             A model's settings (:func:`helpers.models.settings`): ``targets``, ``sample_rate``, ``segment_length``.
         batch_size, n_batches, seed, augment
-            As for the class.
+            As for the class (``batch_size``: this worker's part of the global batch).
+        worker : helpers.distributed.Worker
+            As for :meth:`SpectrogramSegments.from_tracks`.
         """
-        arrays = [track_arrays(t, targets=STEMS, sample_rate=settings["sample_rate"]) for t in tracks]
+        arrays = [track_arrays(t, targets=STEMS, sample_rate=settings["sample_rate"])
+                  for t in distributed.shard(tracks, worker)]
         return cls(arrays, settings["targets"], segment_length=settings["segment_length"], batch_size=batch_size,
-                   n_batches=n_batches, seed=seed, augment=augment)
+                   n_batches=n_batches, seed=seed, augment=augment, worker=worker)
 
     def __getitem__(self, index):
         mixture, outputs = self._target_signals(index)

@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 from pathlib import Path
 
-from helpers import config, data, evaluation, models, separation, songs, training
+import keras
+
+from helpers import config, data, distributed, evaluation, models, separation, songs, training
 from helpers.exceptions import ParameterError
 
 def generated_data(engine: str) -> dict:
@@ -89,7 +92,8 @@ def parse_args(argv=None):
                         help="training data (default: %(default)s)")
     parser.add_argument("--root", type=Path, default=None, help="dataset root (default: the source's own)")
     parser.add_argument("--epochs", type=int, default=40, help="maximum epochs (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=8, help="segments per batch (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="segments per batch, all processes together (default: %(default)s)")
     parser.add_argument("--patience", type=int, default=8,
                         help="epochs without improvement before stopping (default: %(default)s)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's initial rate (default: %(default)s)")
@@ -104,6 +108,22 @@ def parse_args(argv=None):
     parser.add_argument("--fast", action="store_true",
                         help="a minutes-long run: 8 training tracks, 2 for validation, 3 epochs, 2 test tracks scored")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--backup-dir", type=Path, default=None,
+                        help="back the training state up here after every epoch and resume from it when it holds "
+                             "one (keras.callbacks.BackupAndRestore); removed when training ends")
+    several = parser.add_argument_group(
+        "several processes", "data-parallel training with Keras on JAX (pip install -e '.[distributed]'; the names "
+        "are jax.distributed.initialize's). --batch-size is the global batch, shared equally by the processes.")
+    several.add_argument("--num-processes", type=int, default=1,
+                         help="processes in the run; without --process-id, all of them start on this machine "
+                              "(default: %(default)s)")
+    several.add_argument("--process-id", type=int, default=None,
+                         help="this process's number, 0 to N-1, when each is started by hand, by SSH or by srun; "
+                              "process 0 writes the model, card, logs and backups")
+    several.add_argument("--coordinator-address", default=None, metavar="HOST:PORT",
+                         help="where process 0 listens (default with the local launcher: a free port on 127.0.0.1)")
+    several.add_argument("--heartbeat-timeout-seconds", type=int, default=distributed.HEARTBEAT_TIMEOUT_SECONDS,
+                         help="a process silent this long is declared dead and the run stops (default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -115,10 +135,23 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parse_args(argv)
+        distributed.check(args.num_processes, args.process_id, args.coordinator_address, args.batch_size)
+        if args.heartbeat_timeout_seconds < 1:
+            raise ParameterError(f"--heartbeat-timeout-seconds {args.heartbeat_timeout_seconds} must be positive")
+        _plan(args)  # every option checked before any data is read or any process starts
+        if args.num_processes > 1 and args.process_id is None:  # the local launcher
+            if args.data == "generated" and args.root is None:
+                songs.generate(progress=not args.quiet)  # once, before the workers read it
+            return distributed.launch(argv, args.num_processes, args.coordinator_address,
+                                      grace_seconds=args.heartbeat_timeout_seconds + 15)
         return _run(args, "python -m helpers.train " + " ".join(argv))
     except ParameterError as exc:
         print(f"train: error: {exc}", file=sys.stderr)
         return 2
+    except distributed.WorkerLost as exc:  # one line, then out at once: the engine's shutdown would wait for the lost
+        print(f"train: error: {exc}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(1)
 
 
 def builder_arguments(args, builder) -> dict:
@@ -150,7 +183,8 @@ def builder_arguments(args, builder) -> dict:
     return given
 
 
-def _run(args, command: str) -> int:
+def _plan(args) -> tuple:
+    """The architecture, loss and model settings the options ask for, every one checked (no data is read)."""
     declared = models.architecture(args.model)
     args.model_path = args.model_path or Path("models", f"{declared.name}.keras")
     if args.model_path.suffix != ".keras":  # checked again by training.train, but before the data is generated
@@ -158,7 +192,19 @@ def _run(args, command: str) -> int:
     loss = next(iter(declared.losses)) if args.loss is None else args.loss
     if loss not in declared.losses:
         raise ParameterError(f"--loss {loss}: {args.model} is trained with {', '.join(declared.losses)}")
-    settings = models.settings(declared.builder(**builder_arguments(args, declared.builder)))  # checks them all
+    return declared, loss, builder_arguments(args, declared.builder)
+
+
+def _run(args, command: str) -> int:
+    declared, loss, arguments = _plan(args)
+    worker = distributed.SINGLE
+    if args.num_processes > 1:  # one process of several: join the run before any computation
+        worker = distributed.initialize(args.num_processes, args.process_id, args.coordinator_address,
+                                        heartbeat_timeout_seconds=args.heartbeat_timeout_seconds)
+        keras.utils.set_random_seed(args.seed)  # every process builds the same initial weights
+    else:  # one process: on JAX, spread over this machine's GPUs if it has several (TensorFlow: MirroredStrategy)
+        distributed.use_local_devices()
+    settings = models.settings(declared.builder(**arguments))  # checks them all
     targets = tuple(settings["targets"])
     engine = None
     if args.data == "generated":
@@ -182,7 +228,13 @@ def _run(args, command: str) -> int:
         settings, fit_tracks, valid_tracks, args.model_path, loss=loss, epochs=epochs, batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate, patience=args.patience,
         seed=args.seed, augment=args.augment, initial_model=args.initial_model, max_minutes=args.max_minutes,
-        log_dir=args.log_dir, clip_norm=args.clip_norm, verbose=0 if args.quiet else 1)
+        log_dir=args.log_dir, clip_norm=args.clip_norm, verbose=0 if args.quiet else 1, backup_dir=args.backup_dir,
+        worker=worker)
+    distributed.finish(worker)
+    if not worker.chief:
+        return 0  # the chief scores the model and writes its card
+    if worker.count > 1:
+        model = models.load(args.model_path)  # on this process alone, outside the run's devices
     name = declared.title or declared.name
     scored = [t for t in targets if t != "accompaniment"]  # the baselines score stems only
     tables, diagnosed = {}, {}
@@ -209,6 +261,7 @@ def _run(args, command: str) -> int:
         {"source": args.data, "licence": "MUSDB18: academic use only (see sigsep.github.io/datasets/musdb.html)"},
         "training": {"n_train_tracks": len(fit_tracks), "n_valid_tracks": len(valid_tracks),
                      "epochs_run": len(history["loss"]), "batch_size": args.batch_size, "seed": args.seed,
+                     "processes": worker.count,
                      "augmentation": (f"{declared.segments.augmentation}, {args.steps_per_epoch} batches per epoch"
                                       if args.augment else "none"),
                      "initial_model": args.initial_model.name if args.initial_model else None,
