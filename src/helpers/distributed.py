@@ -44,6 +44,8 @@ INITIALIZATION_TIMEOUT = 120
 class Worker:
     """One process of a run: its ``process_id`` (``index``) among ``num_processes`` (``count``).
 
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
+
     Used by: helpers.training, helpers.data
     """
 
@@ -235,6 +237,8 @@ def finish(worker: Worker) -> None:
 
 def shard(items, worker: Worker) -> list:
     """This worker's part of ``items``: every ``count``-th from its ``index`` (a partition over the workers).
+
+    Taught in: notebooks/05_unet_vocals_drums.ipynb
 
     Used by: helpers.data
 
