@@ -36,8 +36,8 @@ INSTALL = "pip install -e '.[distributed]'"
 #: Seconds without a heartbeat after which the coordinator declares a process dead (``jax.distributed``'s
 #: ``heartbeat_timeout_seconds``; JAX's own default is 100).
 HEARTBEAT_TIMEOUT_SECONDS = 30
-#: Seconds the processes wait for each other at start-up (``jax.distributed``'s ``initialization_timeout``).
-INITIALIZATION_TIMEOUT = 120
+#: The processes wait this many heartbeat timeouts for each other at start-up (``initialization_timeout``).
+HEARTBEATS_TO_JOIN = 4
 
 
 @dataclass(frozen=True)
@@ -105,13 +105,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _is_local(host: str) -> bool:
-    if host in ("localhost", "0.0.0.0", "::", "::1") or host.startswith("127."):
-        return True
-    try:
-        return host in (socket.gethostname(), socket.getfqdn()) or \
-            socket.gethostbyname(host) in socket.gethostbyname_ex(socket.gethostname())[2]
-    except OSError:
-        return False
+    # An address of this machine is one a socket can bind to (another's: "cannot assign requested address").
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        try:
+            s.bind((host, 0))
+        except OSError:
+            return False
+    return True
 
 
 def check(num_processes: int, process_id: int | None, coordinator_address: str | None, batch_size: int) -> None:
@@ -135,8 +135,8 @@ def check(num_processes: int, process_id: int | None, coordinator_address: str |
     ------
     ParameterError
         If a count is not positive, ``process_id`` is out of range, the processes cannot share the batch equally,
-        the address is not ``host:port`` or lacks where it is needed, the coordinator's port on this machine is in
-        use, or the engine (JAX) is not installed.
+        the address is not ``host:port``, lacks where it is needed or is another machine's for the local launcher,
+        the coordinator's port on this machine is in use, or the engine (JAX) is not installed.
     """
     check_int("num_processes", num_processes)
     check_int("batch_size", batch_size)
@@ -154,6 +154,10 @@ def check(num_processes: int, process_id: int | None, coordinator_address: str |
         raise ParameterError("a process of a multi-process run needs coordinator_address=host:port (process 0's)")
     if coordinator_address is not None:
         host, port = parse_address(coordinator_address)
+        if process_id is None and not _is_local(host):
+            raise ParameterError(f"coordinator_address={coordinator_address!r}: the local launcher starts every "
+                                 "process on this machine, so its coordinator must be here (give --process-id to "
+                                 "start one process of a run across machines)")
         # Process 0 (or the local launcher, which starts it) binds the port: it must be free here.
         if process_id in (None, 0) and _is_local(host) and port_in_use(host, port):
             raise ParameterError(f"coordinator_address={coordinator_address!r}: port {port} is in use on this "
@@ -161,8 +165,7 @@ def check(num_processes: int, process_id: int | None, coordinator_address: str |
 
 
 def initialize(num_processes: int, process_id: int, coordinator_address: str, *,
-               heartbeat_timeout_seconds: int = HEARTBEAT_TIMEOUT_SECONDS,
-               initialization_timeout: int = INITIALIZATION_TIMEOUT) -> Worker:
+               heartbeat_timeout_seconds: int = HEARTBEAT_TIMEOUT_SECONDS, prog: str = "train") -> Worker:
     """Join the run (``jax.distributed.initialize``) and make Keras train data-parallel across all its devices.
 
     Call it before building the model. Afterwards ``keras.distribution.distribution()`` is a ``DataParallel``
@@ -176,9 +179,11 @@ def initialize(num_processes: int, process_id: int, coordinator_address: str, *,
     num_processes, process_id, coordinator_address
         As for :func:`check`.
     heartbeat_timeout_seconds : int > 0
-        A process silent this long is declared dead, and the others stop.
-    initialization_timeout : int > 0
-        Seconds to wait for all processes to join.
+        A process silent this long is declared dead, and the others stop. At start-up the processes wait
+        ``HEARTBEATS_TO_JOIN`` times as long for each other; a process still alone then prints one line,
+        ``{prog}: error: worker i of n: ...``, and exits with status 1 (the engine itself would abort).
+    prog : str
+        The command's name, for that line.
 
     Returns
     -------
@@ -196,9 +201,20 @@ def initialize(num_processes: int, process_id: int, coordinator_address: str, *,
                              f"(it is {keras.backend.backend()!r}) and {INSTALL}")
     import jax
 
+    wait = HEARTBEATS_TO_JOIN * heartbeat_timeout_seconds
+    joined = threading.Event()
+
+    def give_up():
+        if not joined.wait(wait):
+            print(f"{prog}: error: {Worker(process_id, num_processes)}: the run's {num_processes} processes did not "
+                  f"all join at {coordinator_address} within {wait} s", file=sys.stderr, flush=True)
+            os._exit(1)
+
+    threading.Thread(target=give_up, daemon=True).start()
     jax.distributed.initialize(coordinator_address, num_processes=num_processes, process_id=process_id,
                                heartbeat_timeout_seconds=heartbeat_timeout_seconds,
-                               initialization_timeout=initialization_timeout)
+                               initialization_timeout=wait + 10)
+    joined.set()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices(),
                                                                         auto_shard_dataset=False))
     return Worker(jax.process_index(), jax.process_count())

@@ -138,13 +138,13 @@ def main(argv=None) -> int:
         distributed.check(args.num_processes, args.process_id, args.coordinator_address, args.batch_size)
         if args.heartbeat_timeout_seconds < 1:
             raise ParameterError(f"--heartbeat-timeout-seconds {args.heartbeat_timeout_seconds} must be positive")
-        _plan(args)  # every option checked before any data is read or any process starts
+        plan = _plan(args)  # every option checked before any data is read or any process starts
         if args.num_processes > 1 and args.process_id is None:  # the local launcher
             if args.data == "generated" and args.root is None:
                 songs.generate(progress=not args.quiet)  # once, before the workers read it
             return distributed.launch(argv, args.num_processes, args.coordinator_address,
                                       grace_seconds=args.heartbeat_timeout_seconds + 15)
-        return _run(args, "python -m helpers.train " + " ".join(argv))
+        return _run(args, plan, "python -m helpers.train " + " ".join(argv))
     except ParameterError as exc:
         print(f"train: error: {exc}", file=sys.stderr)
         return 2
@@ -195,8 +195,8 @@ def _plan(args) -> tuple:
     return declared, loss, builder_arguments(args, declared.builder)
 
 
-def _run(args, command: str) -> int:
-    declared, loss, arguments = _plan(args)
+def _run(args, plan: tuple, command: str) -> int:
+    declared, loss, arguments = plan
     worker = distributed.SINGLE
     if args.num_processes > 1:  # one process of several: join the run before any computation
         worker = distributed.initialize(args.num_processes, args.process_id, args.coordinator_address,

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 import time
 from pathlib import Path
-
-import shutil
 
 import keras
 
@@ -61,8 +60,8 @@ def train(settings: dict, train_tracks, valid_tracks, model_path, *, loss: str |
     ``ReduceLROnPlateau``, ``CSVLogger`` (``model_path`` with ``.csv``), an optional time budget
     (:class:`TimeLimit`) and, with ``log_dir``, ``TensorBoard``. The model is built and compiled under
     :func:`distribution_strategy`. Batch ``i`` of epoch ``e`` is the same whenever it is drawn, so a run resumed
-    from ``backup_dir`` continues as the uninterrupted run would. The saved file (:func:`helpers.models.save`) holds the model's settings and
-    weights and no optimizer state (smaller, and loads for inference without it).
+    from ``backup_dir`` continues as the uninterrupted run would. The saved file (:func:`helpers.models.save`)
+    holds the model's settings and weights and no optimizer state (smaller, and loads for inference without it).
 
     Used by: helpers.train
 
@@ -139,8 +138,9 @@ def train(settings: dict, train_tracks, valid_tracks, model_path, *, loss: str |
         raise ParameterError(f"loss={loss!r} must be one of {', '.join(declared.losses)} for {declared.name}")
     if batch_size % worker.count:
         raise ParameterError(f"batch_size={batch_size} cannot be shared equally by {worker.count} workers")
-    keras.utils.set_random_seed(seed)  # before any build: on several processes every one builds the same weights
+    keras.utils.set_random_seed(seed)  # on several processes, every build must give every process the same weights
     models.build(settings)  # checks every setting before the tracks are read
+    keras.utils.set_random_seed(seed)
     sharded = {"worker": worker} if worker.count > 1 else {}  # a data set of one's own needs it only then
     train_data = declared.segments.from_tracks(train_tracks, settings, batch_size=batch_size // worker.count,
                                                n_batches=steps_per_epoch, seed=seed, augment=augment, **sharded)

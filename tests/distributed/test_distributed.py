@@ -173,6 +173,18 @@ def test_a_killed_worker_ends_the_run_and_a_restart_resumes_where_it_was(songs_r
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 
 
+def test_a_process_the_others_never_join_gives_up_in_bounded_time(tmp_path):
+    address = f"127.0.0.1:{distributed.free_port()}"  # nobody listens there: the coordinator never comes
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "helpers.train", "--fast", "--root", str(tmp_path), "--quiet",
+                           "--num-processes", "2", "--process-id", "1", "--coordinator-address", address,
+                           "--heartbeat-timeout-seconds", "3"], env=environment(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1 and time.monotonic() - start < 60
+    assert f"train: error: worker 1 of 2: the run's 2 processes did not all join at {address} within 12 s" in \
+        done.stderr, done.stderr[-2000:]
+
+
 def free_listening_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -188,7 +200,8 @@ def free_listening_port():
     (["--num-processes", "2", "--process-id", "1"], "needs coordinator_address=host:port"),
     (["--num-processes", "2", "--coordinator-address", "nowhere"], "must be host:port"),
     (["--num-processes", "2", "--heartbeat-timeout-seconds", "0"], "must be positive"),
-], ids=["no-processes", "process-id", "batch", "no-address", "bad-address", "heartbeat"])
+    (["--num-processes", "2", "--coordinator-address", "192.0.2.1:1234"], "its coordinator must be here"),
+], ids=["no-processes", "process-id", "batch", "no-address", "bad-address", "heartbeat", "launcher-elsewhere"])
 def test_bad_options_are_refused_before_anything_starts(options, message, capsys):
     assert train_main(["--fast", "--root", "/nonexistent", *options]) == 2
     assert message in capsys.readouterr().err
