@@ -578,10 +578,11 @@ def baselines(track_arrays: dict, sample_rate: int, *, targets=DEFAULT_TARGETS, 
     - **HALF**: half the mixture — SDR rewards mere scaling when the target is quiet;
     - **IBM**, **IRM1**, **IRM2**: ideal binary, magnitude-ratio and power-ratio masks from the four stems;
     - **Wiener**: multichannel Wiener filter (norbert, 1 EM iteration) fed the true stem magnitudes;
-    - **MAGPHASE**: the target's true magnitude with the mixture's phase, ``|S| e^{i∠X}``: a perfect magnitude
-      estimate under the mixture-phase constraint that every mask shares and a waveform model does not. Often
-      quoted as the mask models' ceiling, it is not one in SDR: where sources overlap, the exact magnitude with the
-      wrong phase can score below a smaller, masked one (IRM1 on the generated drums does better).
+    - **MAGPHASE**: the target's true magnitude with the mixture's phase, ``|S| e^{i∠X}``: the mixture's STFT times
+      the unbounded ideal amplitude mask ``|S| / |X|``, a perfect magnitude under the mixture-phase constraint that
+      every mask shares and a waveform model does not. IRM1 is never larger (``|X| <= sum_k |S_k|``) and the PSM
+      shrinks it by ``cos(∠S - ∠X)``. Sometimes quoted as the mask models' ceiling, it bounds nothing in SDR: where
+      sources overlap, a smaller, masked magnitude can score higher (notebook 07 prints where it lands).
 
     Taught in: notebooks/04_masks_and_spectrogram_fnn.ipynb
 

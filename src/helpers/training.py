@@ -279,6 +279,8 @@ def diverged(val_loss, factor: float = 3.0) -> bool:
     """Whether a run diverged: its validation loss became non-finite, or ends above ``factor`` times its best (a run
     that jumps and stays, as the course's first STFT-loss run did: 4.7 → 43.8; a spike it recovers from is not).
 
+    Taught in: notebooks/07_time_domain.ipynb
+
     Used by: helpers.train (the model card's ``training.diverged``)
 
     Parameters

@@ -35,7 +35,9 @@ class LinearUpsample(keras.layers.Layer):
     """Double the time steps by linear interpolation, ``(batch, n, channels) -> (batch, 2n, channels)``.
 
     Even outputs are the inputs, odd ones the mean of two neighbours (the last repeats). Unlike a transposed
-    convolution it cannot add a checkerboard of high-frequency artefacts, the buzz Stoller et al. heard (§3.2).
+    convolution it cannot add a checkerboard of high-frequency artefacts, the buzz Stoller et al. heard (§3.2);
+    as an imperfect low-pass filter it leaves weak images above the old Nyquist frequency instead (Pons et al.,
+    "Upsampling artifacts in neural audio synthesis", ICASSP 2021).
 
     Taught in: notebooks/07_time_domain.ipynb
     """
@@ -58,8 +60,9 @@ def wave_unet(targets=DEFAULT_TARGETS, segment_length: int = 16384, n_levels: in
     convolution (kernel ``up_kernel``); the mixture itself is concatenated before the output heads, one ``tanh``
     1×1 convolution per target. The residual (e.g. accompaniment) is the mixture minus the targets, which is the
     paper's "difference output" in the separator's terms. Convolutions are zero-padded ("same"), so the output has
-    the input's length; the separator's overlapping segments and cross-fade keep the poorly seen edges out of the
-    result. :func:`receptive_field` gives the context every output sample sees.
+    the input's length; the separator's overlapping segments and cross-fade keep most of the poorly seen edges out
+    of the result (not all: with the defaults the overlap is a little shorter than half the field, notebook 07
+    prints by how much). :func:`receptive_field` gives the context every output sample sees.
 
     Defaults, and why: 22.05 kHz as in the paper; 16,384 samples (0.74 s) per segment; 8 levels of 16…144 filters
     (1.5 M parameters, a receptive field of 8,685 samples, 0.39 s) where the paper has 12 levels of 24…288 filters
