@@ -19,6 +19,7 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,17 +55,22 @@ def run_notebook(path, out_dir, *, timeout: int = 1200) -> tuple[str, float, str
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
 
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     status, error = "ok", ""
-    try:
-        client.execute()
-    except CellExecutionError as exc:
-        status, error = "FAILED", str(exc).strip().splitlines()[-1]
+    # The kernel talks over local sockets in a folder of its own where the system has them (IPC): nothing on the
+    # network, and no "running over TCP without encryption" warning; Windows has only TCP.
+    with tempfile.TemporaryDirectory() as sockets:
+        ipc = {"transport": "ipc", "ip": str(Path(sockets, "kernel"))} if os.name == "posix" else {}
+        client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", config=Config(KernelManager=ipc),
+                                resources={"metadata": {"path": str(path.parent)}})
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            status, error = "FAILED", str(exc).strip().splitlines()[-1]
     seconds = time.perf_counter() - start
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
