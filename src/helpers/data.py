@@ -722,7 +722,7 @@ class _StemSegments(keras.utils.PyDataset):
     def signals(self, index) -> tuple[np.ndarray, dict]:
         """Batch ``index``'s waveforms: ``mixture`` ``(batch_size, segment_length)`` and ``{stem: same shape}``
         for the four stems (float32); the mixture is exactly their sum (:meth:`Augmentation.batch`). Worker ``w``
-        of ``n`` draws global batch ``index * n + w``: the workers' batches are a partition of one sequence."""
+        of ``n`` draws global batch ``index * n + w``: no two workers share a random stream."""
         number = index * self.worker.count + self.worker.index
         rng = np.random.default_rng([self.seed, self.epoch, number])
         return self.policy.batch(rng, self.arrays, batch_size=self.batch_size, segment_length=self.segment_length,
@@ -774,8 +774,9 @@ class SpectrogramSegments(_StemSegments):
     augment : bool
         Draw with :data:`AUGMENTATION` (remixed); without it, real segments (a fixed validation set).
     worker : helpers.distributed.Worker
-        In a run on ``n`` processes, worker ``w`` draws global batches ``i * n + w`` (``default_rng([seed, e,
-        i * n + w])``): the workers' batches partition what one process drawing ``n`` times as many would see.
+        In a run on ``n`` processes, worker ``w`` draws global batch ``i * n + w`` of epoch ``e`` from
+        ``default_rng([seed, e, i * n + w])``: no two workers share a random stream, and each draws from its own
+        shard of the tracks.
 
     Yields
     ------
@@ -867,8 +868,9 @@ class WaveformSegments(_StemSegments):
     augment : bool
         Draw with :data:`AUGMENTATION` (remixed); without it, real segments (a fixed validation set).
     worker : helpers.distributed.Worker
-        In a run on ``n`` processes, worker ``w`` draws global batches ``i * n + w`` (``default_rng([seed, e,
-        i * n + w])``): the workers' batches partition what one process drawing ``n`` times as many would see.
+        In a run on ``n`` processes, worker ``w`` draws global batch ``i * n + w`` of epoch ``e`` from
+        ``default_rng([seed, e, i * n + w])``: no two workers share a random stream, and each draws from its own
+        shard of the tracks.
 
     Yields
     ------
