@@ -277,9 +277,13 @@ def scratch_path(path, worker: Worker) -> Path:
     """
     if worker.chief:
         return Path(path)
-    folder = Path(tempfile.gettempdir(), f"helpers-worker-{worker.index}-{os.getpid()}")
+    folder = _scratch_folder(worker)
     folder.mkdir(parents=True, exist_ok=True)
     return folder / Path(path).name
+
+
+def _scratch_folder(worker: Worker) -> Path:
+    return Path(tempfile.gettempdir(), f"helpers-worker-{worker.index}-{os.getpid()}")
 
 
 def remove_scratch(worker: Worker) -> None:
@@ -288,8 +292,7 @@ def remove_scratch(worker: Worker) -> None:
     Used by: helpers.training
     """
     if not worker.chief:
-        shutil.rmtree(Path(tempfile.gettempdir(), f"helpers-worker-{worker.index}-{os.getpid()}"),
-                      ignore_errors=True)
+        shutil.rmtree(_scratch_folder(worker), ignore_errors=True)
 
 
 class WorkerLost(RuntimeError):
